@@ -1,0 +1,49 @@
+# The verbs of Xiaobao. Every target installs what it needs into .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR):$(CURDIR)/gen/python
+
+.PHONY: install proto demo test unit integration lint bench k8s-check lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: Xiaobao needs Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23" "setuptools>=68,<82" wheel
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project (the `xiaobao` command included)
+
+proto: $(STAMP)  ## regenerate gen/python from protos/
+	$(PY) -m services.common.protogen
+
+# ONCE=1 runs the day, prints the summary and stops everything (for scripts and CI).
+demo: install
+	$(VENV)/bin/xiaobao demo $(if $(ONCE),--once,)
+
+test: install  ## unit and integration tests (integration: real RabbitMQ and PostgreSQL)
+	$(PY) -m pytest tests
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+integration: install
+	$(PY) -m pytest tests/integration
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check services tests bench
+
+bench: install
+	$(PY) bench/run.py
+
+k8s-check: install
+	$(PY) -m deploy.k8s.check
+
+lock: install  ## rewrite constraints.txt from what is installed
+	$(PY) -m pip freeze --exclude-editable | grep -v '^xiaobao' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache

@@ -1,0 +1,252 @@
+"""The `xiaobao` command: operate the platform and talk to its gRPC APIs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.common import settings as settings_mod
+from services.common.clock_cli import app as clock_app
+
+app = typer.Typer(
+    help="Xiaobao: the case platform of a consumer-protection centre.", no_args_is_help=True
+)
+db_app = typer.Typer(
+    help="Database migrations (Alembic, one history per service).", no_args_is_help=True
+)
+routing_app = typer.Typer(help="The institution directory and resolver.", no_args_is_help=True)
+intake_app = typer.Typer(
+    help="Cases: show and list (talks to the intake api).", no_args_is_help=True
+)
+auth_app = typer.Typer(help="Development tokens for the gRPC APIs.", no_args_is_help=True)
+app.add_typer(clock_app, name="clock")
+app.add_typer(db_app, name="db")
+app.add_typer(routing_app, name="routing")
+app.add_typer(intake_app, name="intake")
+app.add_typer(auth_app, name="auth")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    service: str = typer.Argument(
+        "all", help="intake, routing, mediation, education, blacklist or all"
+    ),
+    revision: str = typer.Option("head", help="Target revision."),
+) -> None:
+    """Migrates the service databases (SQLite files, or PostgreSQL when XIAOBAO_DATABASE_URL is set)."""
+    from services.common import migrations
+
+    services = settings_mod.SERVICES if service == "all" else (service,)
+    for name in services:
+        if name not in settings_mod.SERVICES:
+            _fail(
+                f"unknown service {name!r}; expected one of {', '.join(settings_mod.SERVICES)} or all",
+                2,
+            )
+        try:
+            migrations.upgrade(name, revision)
+        except Exception as exc:
+            _fail(f"{name}: migration failed: {type(exc).__name__}: {exc}")
+        console.print(f"{name}: database at {revision}")
+
+
+@routing_app.command("import-directory")
+def import_directory(
+    file: Path = typer.Argument(None, help="Directory YAML; default: the demo Tianjin directory."),
+) -> None:
+    """Loads or updates the institution directory (idempotent); reports what changed."""
+    from services.common import db
+    from services.routing import domain, store
+
+    path = file or store.DEMO_DIRECTORY
+    if not path.exists():
+        _fail(f"{path}: no such file", 2)
+    try:
+        nodes = store.read_directory_file(path)
+    except domain.DirectoryError as exc:
+        _fail(f"{path}: {exc}", 2)
+    with db.session_scope(db.session_factory(store.SERVICE)) as session:
+        report = store.import_directory(session, nodes)
+    console.print(
+        f"directory {path.name}: {len(nodes)} nodes; added {report.added}, changed {report.changed}, "
+        f"deactivated {report.deactivated}, unchanged {report.unchanged}"
+    )
+
+
+@routing_app.command("resolve")
+def resolve(
+    text: str = typer.Option(..., "--text", help="The institution as the consumer wrote it."),
+    region: str = typer.Option("", "--region", help="GB/T 2260 region code of the consumer."),
+    product: str = typer.Option("", "--product"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Prints which node the directory resolves the text to (reads the routing database)."""
+    from services.common import db
+    from services.routing import store
+
+    with db.session_scope(db.session_factory(store.SERVICE)) as session:
+        decision = store.resolver(session).resolve(text, region, product)
+    out = {
+        "node": decision.node.id if decision.node else None,
+        "name": decision.node.name if decision.node else None,
+        "confidence": decision.confidence,
+        "runner_up": decision.runner_up.id if decision.runner_up else None,
+        "runner_up_confidence": decision.runner_up_confidence,
+        "needs_human": decision.needs_human,
+    }
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        verdict = "needs a person" if decision.needs_human else "assign"
+        console.print(
+            f"{verdict}: {out['name']} ({out['node']}), confidence {out['confidence']:.2f}; "
+            f"runner-up {out['runner_up']} {out['runner_up_confidence']:.2f}"
+        )
+
+
+@auth_app.command("token")
+def token(
+    role: str = typer.Option(
+        ..., help="operator, institution, mediator, educator, investigator, supervisor"
+    ),
+    subject: str = typer.Option("cli", help="Who the token speaks for."),
+    node: str = typer.Option("", help="Institution node id (institution role)."),
+    ttl: int = typer.Option(12 * 3600, help="Seconds the token is valid."),
+) -> None:
+    """Signs a development token with XIAOBAO_AUTH_SECRET."""
+    from services.common import auth
+    from services.common.errors import InvalidArgument
+
+    try:
+        print(auth.issue_token(subject, role, node, ttl))
+    except InvalidArgument as exc:
+        _fail(str(exc), 2)
+
+
+def _staff_call(service: str, method: str, request):
+    import grpc
+
+    from services.common import auth
+    from services.common.clients import stub
+
+    try:
+        return getattr(stub(service), method)(
+            request, metadata=auth.bearer(auth.issue_token("cli", "operator")), timeout=10
+        )
+    except grpc.RpcError as exc:
+        _fail(f"{service} api: {exc.code().name}: {exc.details()}")
+
+
+@intake_app.command("show")
+def intake_show(
+    case_no: str = typer.Argument(..., help="Case number, e.g. XB20261121000001."),
+) -> None:
+    """Prints a case, its clocks and its timeline."""
+    from xiaobao.intake.v1 import intake_pb2 as pb
+
+    case = _staff_call("intake", "GetCase", pb.GetCaseRequest(case_no=case_no))
+    console.print(
+        f"[bold]{case.case_no}[/bold] {pb.CaseKind.Name(case.kind)} via {pb.Channel.Name(case.channel)} — "
+        f"{pb.CaseStatus.Name(case.status)}; {case.complainant.name} {case.complainant.phone}; "
+        f"institution: {case.institution_text} → {case.assigned_node_name or '-'}"
+    )
+    clocks = Table(
+        "clock", "limit", "started", "last day", "state", "elapsed (days)", title="Clocks"
+    )
+    for c in case.clocks:
+        clocks.add_row(
+            c.name,
+            f"{c.limit} {c.unit}",
+            c.started_at.ToDatetime().strftime("%Y-%m-%d %H:%M")
+            if c.HasField("started_at")
+            else "-",
+            c.last_day + (" (provisional)" if c.provisional else ""),
+            c.state + ("" if c.state != "stopped" else (" within" if c.within_limit else " LATE")),
+            f"{c.elapsed_days:.2f}",
+        )
+    console.print(clocks)
+    timeline = Table("at (UTC)", "event", "by", "detail", title="Timeline")
+    for e in case.timeline:
+        timeline.add_row(e.at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), e.type, e.actor, e.detail)
+    console.print(timeline)
+
+
+@intake_app.command("list")
+def intake_list(limit: int = typer.Option(50, help="At most this many cases.")) -> None:
+    """Lists cases with masked personal data."""
+    from xiaobao.intake.v1 import intake_pb2 as pb
+
+    resp = _staff_call("intake", "ListCases", pb.ListCasesRequest(page_size=limit))
+    table = Table("case", "kind", "channel", "status", "complainant", "institution")
+    for c in resp.cases:
+        table.add_row(
+            c.case_no,
+            pb.CaseKind.Name(c.kind).removeprefix("CASE_KIND_").lower(),
+            pb.Channel.Name(c.channel).removeprefix("CHANNEL_").lower(),
+            pb.CaseStatus.Name(c.status).removeprefix("CASE_STATUS_").lower(),
+            f"{c.complainant.name} {c.complainant.phone}",
+            c.assigned_node_name or c.institution_text,
+        )
+    console.print(table)
+
+
+@app.command("status")
+def status() -> None:
+    """Health of every api, at the addresses from settings."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    cfg = settings_mod.get()
+    table = Table("service", "address", "health")
+    bad = 0
+    for name in settings_mod.SERVICES:
+        address = cfg.service(name).address
+        with grpc.insecure_channel(address) as channel:
+            try:
+                resp = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2
+                )
+                state = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+            except grpc.RpcError as exc:
+                state = f"unreachable ({exc.code().name})"
+        bad += state != "SERVING"
+        table.add_row(name, address, state)
+    console.print(table)
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command("demo")
+def demo(
+    once: bool = typer.Option(
+        False, "--once", help="Run the day, print the summary, stop everything."
+    ),
+    cases: int = typer.Option(24, help="How many cases arrive during the day."),
+) -> None:
+    """Starts all ten processes, runs a realistic day of the centre and prints a summary."""
+    from services import demo as demo_mod
+
+    raise typer.Exit(demo_mod.run(once=once, cases=cases))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Callers of the gRPC APIs: signed tokens in development, roles, an institution's node."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import grpc
+import jwt
+
+from services.common import settings as settings_mod
+from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
+
+ROLES = ("operator", "institution", "mediator", "educator", "investigator", "supervisor")
+ISSUER = "xiaobao"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    node_id: str = ""  # institutions only: the root of the subtree they may see
+
+
+def issue_token(
+    subject: str,
+    role: str,
+    node_id: str = "",
+    ttl_seconds: int = 12 * 3600,
+    secret: str | None = None,
+) -> str:
+    if role not in ROLES:
+        raise InvalidArgument("role", f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if role == "institution" and not node_id:
+        raise InvalidArgument("node_id", "an institution token must name its node")
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": subject, "role": role, "iat": now, "exp": now + ttl_seconds}
+    if node_id:
+        claims["node"] = node_id
+    return jwt.encode(claims, secret or settings_mod.get().auth_secret, algorithm="HS256")
+
+
+def verify_token(token: str, secret: str | None = None) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            secret or settings_mod.get().auth_secret,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("token expired") from None
+    except jwt.PyJWTError:
+        raise Unauthenticated("token invalid") from None
+    role = claims.get("role")
+    if role not in ROLES:
+        raise Unauthenticated("token carries no known role")
+    return Principal(subject=str(claims["sub"]), role=role, node_id=str(claims.get("node", "")))
+
+
+def principal_from(context: grpc.ServicerContext) -> Principal:
+    for key, value in context.invocation_metadata():
+        if key == "authorization":
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated("authorization must be 'Bearer <token>'")
+            return verify_token(token)
+    raise Unauthenticated("missing authorization metadata")
+
+
+def require(context: grpc.ServicerContext, *roles: str) -> Principal:
+    principal = principal_from(context)
+    if principal.role not in roles:
+        raise PermissionDenied(f"role {principal.role} may not call this method")
+    return principal
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata for a client."""
+    return (("authorization", f"Bearer {token}"),)

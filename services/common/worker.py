@@ -1,0 +1,130 @@
+"""What every nameko worker shares: database, outbox relay, /metrics, idempotent handlers.
+
+Workers run under eventlet (`nameko run`); nothing here imports grpcio.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import eventlet
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+
+from services.common import db, logs, metrics
+from services.common import settings as settings_mod
+from services.common.messaging import OutboxRelay, consume
+
+log = logging.getLogger(__name__)
+
+
+class ServiceDatabase:
+    """What a worker method gets as `self.db`."""
+
+    def __init__(self, service: str, processed_model: type) -> None:
+        self.service = service
+        self.factory = db.session_factory(service)
+        self.processed_model = processed_model
+
+    def session(self):
+        return db.session_scope(self.factory)
+
+
+class Database(DependencyProvider):
+    def __init__(self, service: str, processed_model: type) -> None:
+        self.service = service
+        self.processed_model = processed_model
+
+    def setup(self) -> None:
+        cfg = settings_mod.get()
+        logs.setup(self.service, "worker", cfg.log_level, cfg.log_format)
+        self.database = ServiceDatabase(self.service, self.processed_model)
+
+    def get_dependency(self, worker_ctx) -> ServiceDatabase:
+        return self.database
+
+
+class Relay(DependencyProvider):
+    """Runs the service's outbox relay as a managed green thread of the worker."""
+
+    def __init__(self, service: str, outbox_model: type) -> None:
+        self.service = service
+        self.outbox_model = outbox_model
+        self._running = False
+
+    def setup(self) -> None:
+        cfg = settings_mod.get()
+        self.interval = cfg.outbox_poll_seconds
+        self.relay = OutboxRelay(
+            self.service, db.session_factory(self.service), self.outbox_model, cfg.amqp_uri
+        )
+
+    def start(self) -> None:
+        self._running = True
+        self.container.spawn_managed_thread(self._loop)
+
+    def _loop(self) -> None:
+        while self._running:
+            sent = self.relay.relay_once()
+            if sent == 0:
+                eventlet.sleep(self.interval)
+            else:
+                eventlet.sleep(0)
+
+    def stop(self) -> None:
+        self._running = False
+        self.relay.close()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> OutboxRelay:
+        return self.relay
+
+
+class Metrics(DependencyProvider):
+    """Serves /metrics for the worker and marks it ready once the container has started."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def setup(self) -> None:
+        cfg = settings_mod.get()
+        metrics.serve(cfg.service(self.service).worker_metrics_port, cfg.bind_host)
+
+    def start(self) -> None:
+        metrics.PROCESS_READY.labels(self.service, "worker").set(1)
+
+    def stop(self) -> None:
+        metrics.PROCESS_READY.labels(self.service, "worker").set(0)
+
+    def get_dependency(self, worker_ctx) -> None:
+        return None
+
+
+def handles(source: str, event_type: str) -> Callable:
+    """`@event_handler` plus exactly-once effect: the method gets (session, envelope).
+
+    The wrapped method must be a worker method named as in messaging.SUBSCRIPTIONS.
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(self, body: Any) -> str:
+            database: ServiceDatabase = self.db
+            return consume(
+                database.service,
+                database.factory,
+                database.processed_model,
+                f"{database.service}.{fn.__name__}",
+                body,
+                lambda session, envelope: fn(self, session, envelope),
+                settings_mod.get().amqp_uri,
+            )
+
+        return event_handler(source, event_type)(wrapper)
+
+    return decorate

@@ -1,0 +1,399 @@
+"""A realistic day of the centre, driven through the public gRPC APIs of a running platform."""
+
+from __future__ import annotations
+
+import random
+import signal
+import statistics
+import time
+import urllib.request
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+from xiaobao.intake.v1 import intake_pb2 as ipb
+from xiaobao.routing.v1 import routing_pb2 as rpb
+
+from services.common import auth, migrations
+from services.common import settings as settings_mod
+from services.common.clients import stub
+from services.common.protoconv import to_timestamp
+from services.platform import BrokerUnreachable, Platform, check_broker
+
+# Wide enough for the summary table when the output is a pipe or a CI log.
+console = Console(width=None if Console().is_terminal else 150)
+
+# (what the consumer said, region, product, summary): the way people name their bank or insurer.
+COMPLAINTS = [
+    ("工行河西支行", "120103", "credit_card", "信用卡年费未经同意扣收，要求退还"),
+    ("天津平安人寿", "120104", "life", "保险销售时夸大收益，要求退保并返还保费"),
+    ("建设银行天津分行", "120101", "loans", "房贷提前还款违约金计算不清"),
+    ("中国银行南开支行", "120104", "deposits", "存款被搭售理财，到期无法支取"),
+    ("农行西青支行", "120111", "loans", "经营贷利率与合同约定不一致"),
+    ("交通银行天津分行", "120103", "credit_card", "催收电话骚扰家人"),
+    ("天津银行河北支行", "120105", "wealth_management", "理财产品风险等级与评估不符"),
+    ("招商银行天津分行", "120101", "credit_card", "分期手续费未明示"),
+    ("中国人寿天津", "120113", "health", "重疾险理赔被拒，理由不充分"),
+    ("人保财险天津分公司", "120116", "auto", "车险定损金额过低"),
+    ("平安财险天津分公司", "120110", "auto", "车险理赔拖延超过一个月"),
+    ("太平洋人寿天津分公司", "120102", "life", "保单现金价值与说明不符"),
+    ("工商银行天津分行", "120104", "payments", "手机银行转账失败资金未退回"),
+    ("建行南开支行", "120104", "deposits", "老年客户柜台办理业务等待过久"),
+    ("天津平安人寿保险", "120103", "annuity", "年金险退保手续费过高"),
+    (
+        "某某小贷公司",
+        "120101",
+        "loans",
+        "网贷平台暴力催收",
+    ),  # not in the directory: a person routes it
+]
+CONSULTATIONS = [
+    ("如何查询个人征信报告", "credit_report"),
+    ("保险犹豫期内退保需要什么材料", "life"),
+    ("银行卡被冻结应向哪里申请解冻", "deposits"),
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林罗高"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+    phone = "1" + rng.choice("3456789") + "".join(str(rng.randrange(10)) for _ in range(9))
+    return name, phone
+
+
+def _staff() -> tuple[tuple[str, str], ...]:
+    return auth.bearer(auth.issue_token("hotline-desk", "operator"))
+
+
+def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> dict:
+    """Cases arrive on several channels; institutions pull, acknowledge and answer theirs."""
+    rng = random.Random(seed)
+    intake = stub("intake")
+    portal = stub("portal")
+    staff = _staff()
+    now = datetime.now(UTC)
+    submitted: list[ipb.Case] = []
+    channels = [
+        "hotline",
+        "hotline",
+        "hotline",
+        "web",
+        "mini_program",
+        "letter",
+        "visit",
+        "transfer",
+    ]
+    for i in range(cases):
+        name, phone = _person(rng)
+        if i % 8 == 7:
+            question, product = CONSULTATIONS[i % len(CONSULTATIONS)]
+            kind, channel, text, region, summary = "consultation", "hotline", "", "120101", question
+        else:
+            text, region, product, summary = COMPLAINTS[i % len(COMPLAINTS)]
+            kind, channel = "complaint", channels[i % len(channels)]
+            if i == cases - 2:
+                text = "某某小贷公司"  # not in the directory: a person routes it
+        received = now
+        if channel == "letter":
+            received = now - timedelta(
+                days=rng.choice((1, 2, 3)), hours=3
+            )  # the letter's receipt date
+        elif channel == "transfer":
+            received = now - timedelta(days=rng.choice((2, 4)))  # received first at the regulator
+        request = ipb.SubmitCaseRequest(
+            kind=getattr(ipb, f"CASE_KIND_{kind.upper()}"),
+            channel=getattr(ipb, f"CHANNEL_{channel.upper()}"),
+            complainant=ipb.Complainant(name=name, phone=phone, region_code=region),
+            institution_text=text,
+            product=product,
+            summary=summary,
+            amount_in_dispute_fen=rng.choice((0, 50_000, 320_000, 1_580_000)),
+            received_at=to_timestamp(received),
+            request_id=f"demo-{seed}-{i}",
+        )
+        submitted.append(intake.SubmitCase(request, metadata=staff, timeout=10).case)
+    console.print(f"[green]{len(submitted)} cases recorded through intake's gRPC API[/green]")
+
+    # The hotline calls most complainants back; consultations are answered at the desk.
+    for case in submitted:
+        if case.kind == ipb.CASE_KIND_CONSULTATION:
+            intake.RecordFirstContact(
+                ipb.RecordFirstContactRequest(case_no=case.case_no), metadata=staff
+            )
+            intake.CloseCase(
+                ipb.CloseCaseRequest(case_no=case.case_no, resolution="已电话答复咨询"),
+                metadata=staff,
+            )
+        elif rng.random() < 0.8:
+            intake.RecordFirstContact(
+                ipb.RecordFirstContactRequest(case_no=case.case_no, note="已回访，告知转办机构"),
+                metadata=staff,
+            )
+
+    # Institutions work their portal; one insurer is slow and only acknowledges today.
+    institutions = [
+        "icbc-tj",
+        "ccb-tj",
+        "boc-tj",
+        "abc-tj",
+        "bocom-tj",
+        "bank-of-tianjin",
+        "cmb-tj",
+        "pingan-life-tj",
+        "china-life-tj",
+        "picc-pc-tj",
+        "pingan-pc-tj",
+        "cpic-life-tj",
+    ]
+    slow = {"cpic-life-tj"}
+    outcomes = [
+        rpb.ANSWER_OUTCOME_UPHELD,
+        rpb.ANSWER_OUTCOME_PARTIALLY_UPHELD,
+        rpb.ANSWER_OUTCOME_REJECTED,
+    ]
+    answered: set[str] = set()
+    acknowledged: set[str] = set()
+    tokens = {
+        n: auth.bearer(auth.issue_token(f"portal-{n}", "institution", n)) for n in institutions
+    }
+    end = time.monotonic() + answer_timeout
+    expected = _expected_assignments(intake, staff, len(submitted), end)
+    while time.monotonic() < end:
+        for node in institutions:
+            try:
+                page = portal.ListAssignedCases(
+                    rpb.ListAssignedCasesRequest(page_size=200), metadata=tokens[node]
+                )
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                    continue  # node not in this directory
+                raise
+            for a in page.assignments:
+                if a.status == rpb.ASSIGNMENT_STATUS_ASSIGNED:
+                    portal.AcknowledgeCase(
+                        rpb.AcknowledgeCaseRequest(case_no=a.case_no), metadata=tokens[node]
+                    )
+                    acknowledged.add(a.case_no)
+                if a.status != rpb.ASSIGNMENT_STATUS_ANSWERED and node not in slow:
+                    portal.AnswerCase(
+                        rpb.AnswerCaseRequest(
+                            case_no=a.case_no,
+                            outcome=rng.choice(outcomes),
+                            answer="经核实，已与客户电话沟通并书面告知处理结果。",
+                        ),
+                        metadata=tokens[node],
+                    )
+                    answered.add(a.case_no)
+        held_back = _slow_cases(portal, tokens, slow)
+        if expected and expected - held_back <= answered and held_back <= acknowledged:
+            break
+        time.sleep(0.5)
+    return {"submitted": submitted, "answered": answered, "acknowledged": acknowledged}
+
+
+def _expected_assignments(intake, staff, total: int, end: float) -> set[str]:
+    """Waits until routing has decided every complaint (assigned or needs a person)."""
+    while time.monotonic() < end:
+        cases = intake.ListCases(ipb.ListCasesRequest(page_size=500), metadata=staff).cases
+        pending = [
+            c
+            for c in cases
+            if c.status == ipb.CASE_STATUS_RECEIVED and c.kind == ipb.CASE_KIND_COMPLAINT
+        ]
+        if len(cases) >= total and not pending:
+            return {c.case_no for c in cases if c.assigned_node_id}
+        time.sleep(0.3)
+    return set()
+
+
+def _slow_cases(portal, tokens, slow) -> set[str]:
+    found: set[str] = set()
+    for node in slow:
+        page = portal.ListAssignedCases(
+            rpb.ListAssignedCasesRequest(page_size=200), metadata=tokens[node]
+        )
+        found |= {a.case_no for a in page.assignments}
+    return found
+
+
+def wait_closed(answered: set[str], timeout: float = 30.0) -> list[ipb.Case]:
+    intake = stub("intake")
+    staff = _staff()
+    end = time.monotonic() + timeout
+    while True:
+        cases = list(intake.ListCases(ipb.ListCasesRequest(page_size=500), metadata=staff).cases)
+        closed = {c.case_no for c in cases if c.status == ipb.CASE_STATUS_CLOSED}
+        if answered <= closed or time.monotonic() > end:
+            return [
+                intake.GetCase(ipb.GetCaseRequest(case_no=c.case_no), metadata=staff) for c in cases
+            ]
+        time.sleep(0.3)
+
+
+def summary(cases: list[ipb.Case]) -> dict:
+    status = Counter(
+        ipb.CaseStatus.Name(c.status).removeprefix("CASE_STATUS_").lower() for c in cases
+    )
+    channels = Counter(ipb.Channel.Name(c.channel).removeprefix("CHANNEL_").lower() for c in cases)
+    clocks: dict[str, dict] = {}
+    for case in cases:
+        for clock in case.clocks:
+            row = clocks.setdefault(
+                clock.name,
+                {
+                    "limit": f"{clock.limit} {clock.unit.replace('_', ' ')}",
+                    "stopped": 0,
+                    "within": 0,
+                    "days": [],
+                    "open": 0,
+                    "at_risk": 0,
+                    "overdue": 0,
+                    "next_last_day": "",
+                },
+            )
+            if clock.state == "stopped":
+                row["stopped"] += 1
+                row["within"] += clock.within_limit
+                row["days"].append(clock.elapsed_days)
+            else:
+                row["open"] += 1
+                row[clock.state] = row.get(clock.state, 0) + 1
+                if clock.last_day and (
+                    not row["next_last_day"] or clock.last_day < row["next_last_day"]
+                ):
+                    row["next_last_day"] = clock.last_day
+    return {
+        "received": len(cases),
+        "assigned": sum(1 for c in cases if c.assigned_node_id),
+        "needs_routing": status.get("needs_routing", 0),
+        "answered": sum(
+            1 for c in cases if any(e.type == "routing.case_answered" for e in c.timeline)
+        ),
+        "closed": status.get("closed", 0),
+        "open": len(cases) - status.get("closed", 0),
+        "channels": dict(channels),
+        "clocks": clocks,
+    }
+
+
+def print_summary(s: dict) -> None:
+    console.rule("[bold]Xiaobao — the day at the centre")
+    console.print(
+        f"cases received [bold]{s['received']}[/bold] ({', '.join(f'{k} {v}' for k, v in sorted(s['channels'].items()))}); "
+        f"assigned to institutions [bold]{s['assigned']}[/bold]; waiting for a person to route "
+        f"[bold]{s['needs_routing']}[/bold]; answered by institutions [bold]{s['answered']}[/bold]; "
+        f"closed [bold]{s['closed']}[/bold]; still open [bold]{s['open']}[/bold]"
+    )
+    table = Table(
+        "clock",
+        "limit",
+        "stopped",
+        "within limit",
+        "median days",
+        "max days",
+        "running",
+        "at risk",
+        "overdue",
+        "earliest last day",
+        title="Closure times against their limits",
+    )
+    for name, row in sorted(s["clocks"].items()):
+        days = row["days"]
+        table.add_row(
+            name,
+            row["limit"],
+            str(row["stopped"]),
+            f"{row['within']}/{row['stopped']}",
+            f"{statistics.median(days):.2f}" if days else "-",
+            f"{max(days):.2f}" if days else "-",
+            str(row["open"]),
+            str(row["at_risk"]),
+            str(row["overdue"]),
+            row["next_last_day"] or "-",
+        )
+    console.print(table)
+
+
+def scrape(url: str, prefix: str) -> list[str]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 - our own endpoint
+            return [
+                line
+                for line in resp.read().decode().splitlines()
+                if line.startswith(prefix) and not line.endswith(" 0.0")
+            ]
+    except OSError:
+        return []
+
+
+def run(once: bool, cases: int) -> int:
+    cfg = settings_mod.get()
+    try:
+        check_broker(cfg.amqp_uri)
+    except BrokerUnreachable as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        return 1
+    for service in settings_mod.SERVICES:
+        migrations.upgrade(service)
+    from services.common import db
+    from services.routing import store
+
+    with db.session_scope(db.session_factory("routing")) as session:
+        report = store.import_directory(session, store.read_directory_file(store.DEMO_DIRECTORY))
+    console.print(
+        f"demo directory loaded: {report.added} added, {report.changed} changed, "
+        f"{report.unchanged} unchanged"
+    )
+    platform = Platform(log_dir=cfg.data_dir / "logs")
+    stopping = False
+
+    def _interrupt(_signum, _frame):
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        console.print("starting 10 processes (a worker and an api per service)…")
+        platform.start()
+        day = drive_day(cases)
+        final = wait_closed(day["answered"])
+        s = summary(final)
+        print_summary(s)
+        intake_worker_metrics = platform.endpoints()[0][3]
+        lines = scrape(intake_worker_metrics, "xiaobao_clock_closed_total")
+        if lines:
+            console.print("SLI counters from the intake worker's /metrics:")
+            for line in lines:
+                console.print(f"  {line}", highlight=False)
+        ok = s["closed"] >= len(day["answered"]) and s["assigned"] > 0
+        if once:
+            return 0 if ok else 1
+        table = Table(
+            "service",
+            "gRPC api",
+            "api /metrics",
+            "worker /metrics",
+            title="The platform is running",
+        )
+        for row in platform.endpoints():
+            table.add_row(*row)
+        console.print(table)
+        console.print(
+            f"logs in {platform.log_dir}; try `xiaobao intake list`. Ctrl-C stops everything."
+        )
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        if not stopping:
+            console.print("\nstopping…")
+        return 0
+    except Exception as exc:
+        console.print(f"[red]demo failed: {type(exc).__name__}: {exc}[/red]", highlight=False)
+        return 1
+    finally:
+        platform.stop()
+        console.print("all processes stopped")

@@ -1,0 +1,178 @@
+"""Intake's public gRPC API (python -m services.intake.api)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+from sqlalchemy import select
+from xiaobao.intake.v1 import intake_pb2 as pb
+from xiaobao.intake.v1 import intake_pb2_grpc
+
+from services.common import auth, db, grpc_server
+from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.logs import mask_id_number, mask_name, mask_phone
+from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum, page, to_timestamp
+from services.intake import cases, domain
+from services.intake.metrics import register_collector
+from services.intake.models import Case
+
+STAFF = ("operator", "supervisor")
+
+
+def case_message(case: Case, detail: bool = True) -> pb.Case:
+    msg = pb.Case(
+        case_no=case.case_no or "",
+        kind=name_to_enum(pb.CaseKind, case.kind),
+        channel=name_to_enum(pb.Channel, case.channel),
+        status=name_to_enum(pb.CaseStatus, case.status),
+        complainant=pb.Complainant(
+            name=mask_name(case.complainant_name),
+            phone=mask_phone(case.complainant_phone),
+            id_number=mask_id_number(case.complainant_id_number),
+            region_code=case.complainant_region,
+        ),
+        institution_text=case.institution_text,
+        product=case.product,
+        summary=case.summary if detail else case.summary[:80],
+        amount_in_dispute_fen=case.amount_in_dispute_fen,
+        received_at=to_timestamp(case.received_at),
+        assigned_node_id=case.assigned_node_id,
+        assigned_node_name=case.assigned_node_name,
+        closed_at=to_timestamp(case.closed_at),
+        resolution=case.resolution,
+    )
+    for clock in case.clocks:
+        msg.clocks.append(
+            pb.Clock(
+                name=clock.name,
+                limit=clock.limit,
+                unit=clock.unit,
+                started_at=to_timestamp(clock.started_at),
+                stopped_at=to_timestamp(clock.stopped_at),
+                last_day=clock.last_day.isoformat() if clock.last_day else "",
+                deadline=to_timestamp(clock.deadline),
+                provisional=clock.provisional,
+                state=_state(clock),
+                within_limit=bool(clock.within_limit),
+                elapsed_days=clock.elapsed_days,
+            )
+        )
+    if detail:
+        for event in case.events:
+            msg.timeline.append(
+                pb.TimelineEntry(
+                    at=to_timestamp(event.at),
+                    type=event.type,
+                    actor=event.actor,
+                    detail=event.detail,
+                )
+            )
+    return msg
+
+
+def _state(clock) -> str:
+    from services.intake.metrics import clock_state
+
+    return clock_state(clock, datetime.now(UTC))
+
+
+class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
+    def __init__(self) -> None:
+        self.factory = db.session_factory(cases.SERVICE)
+
+    def SubmitCase(self, request: pb.SubmitCaseRequest, context: grpc.ServicerContext):
+        auth.require(context, *STAFF)
+        now = datetime.now(UTC)
+        new = domain.validate(
+            domain.NewCase(
+                kind=enum_to_name(pb.CaseKind, request.kind, "kind"),
+                channel=enum_to_name(pb.Channel, request.channel, "channel"),
+                name=request.complainant.name,
+                phone=request.complainant.phone,
+                id_number=request.complainant.id_number,
+                region_code=request.complainant.region_code,
+                institution_text=request.institution_text,
+                product=request.product,
+                summary=request.summary,
+                amount_in_dispute_fen=request.amount_in_dispute_fen,
+                received_at=from_timestamp(request.received_at, "received_at"),
+            ),
+            now,
+        )
+        if len(request.request_id) > 64:
+            raise InvalidArgument("request_id", "is longer than 64 characters")
+        with db.session_scope(self.factory) as session:
+            case, duplicate = cases.submit(session, new, request.request_id, now)
+            return pb.SubmitCaseResponse(case=case_message(case), duplicate_request=duplicate)
+
+    def GetCase(self, request: pb.GetCaseRequest, context: grpc.ServicerContext):
+        auth.require(context, *STAFF)
+        with db.session_scope(self.factory) as session:
+            return case_message(cases.get_case(session, request.case_no))
+
+    def ListCases(self, request: pb.ListCasesRequest, context: grpc.ServicerContext):
+        auth.require(context, *STAFF)
+        limit, after = page(request.page_size, request.page_token)
+        query = select(Case).where(Case.id > after).order_by(Case.id).limit(limit + 1)
+        if request.status:
+            query = query.where(
+                Case.status == enum_to_name(pb.CaseStatus, request.status, "status")
+            )
+        with db.session_scope(self.factory) as session:
+            rows = session.scalars(query).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            return pb.ListCasesResponse(
+                cases=[case_message(c, detail=False) for c in rows],
+                next_page_token=str(rows[-1].id) if more else "",
+            )
+
+    def RecordFirstContact(
+        self, request: pb.RecordFirstContactRequest, context: grpc.ServicerContext
+    ):
+        principal = auth.require(context, *STAFF)
+        now = datetime.now(UTC)
+        at = from_timestamp(request.contacted_at, "contacted_at") or now
+        if at > now:
+            raise InvalidArgument("contacted_at", "is in the future")
+        with db.session_scope(self.factory) as session:
+            case = cases.get_case(session, request.case_no)
+            if any(e.type == "intake.first_contact_recorded" for e in case.events):
+                raise FailedPrecondition(f"first contact of {case.case_no} is already recorded")
+            cases.record(
+                session,
+                case,
+                "intake.first_contact_recorded",
+                at,
+                principal.subject,
+                request.note[:500],
+            )
+            return case_message(case)
+
+    def CloseCase(self, request: pb.CloseCaseRequest, context: grpc.ServicerContext):
+        principal = auth.require(context, *STAFF)
+        if not request.resolution.strip():
+            raise InvalidArgument("resolution", "is required")
+        with db.session_scope(self.factory) as session:
+            case = cases.get_case(session, request.case_no)
+            if case.status in ("assigned", "answered") and case.kind in domain.ROUTED_KINDS:
+                raise FailedPrecondition(
+                    f"case {case.case_no} is with an institution; it closes on their answer"
+                )
+            cases.close(session, case, datetime.now(UTC), principal.subject, request.resolution)
+            return case_message(case)
+
+
+def register(server: grpc.Server) -> list[str]:
+    intake_pb2_grpc.add_IntakeServiceServicer_to_server(IntakeService(), server)
+    register_collector()
+    return [pb.DESCRIPTOR.services_by_name["IntakeService"].full_name]
+
+
+def main() -> None:
+    grpc_server.serve(cases.SERVICE, register)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Starts and stops the ten processes (a worker and an api per service) as real processes.
+
+Used by `xiaobao demo` and by the integration tests, so both run the platform the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kombu
+
+from services.common import messaging
+from services.common import settings as settings_mod
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class BrokerUnreachable(RuntimeError):
+    pass
+
+
+def check_broker(amqp_uri: str, timeout: float = 3.0) -> None:
+    try:
+        with kombu.Connection(amqp_uri, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+    except Exception as exc:
+        raise BrokerUnreachable(
+            f"RabbitMQ is not reachable at {_redact(amqp_uri)} ({type(exc).__name__}); "
+            "start one with `rabbitmq-server -detached` (or `docker run -p 5672:5672 rabbitmq:3`) "
+            "or set XIAOBAO_AMQP_URI"
+        ) from None
+
+
+def _redact(uri: str) -> str:
+    if "@" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return uri
+
+
+@dataclass
+class Process:
+    service: str
+    role: str  # worker | api
+    popen: subprocess.Popen
+    log_path: Path
+
+
+@dataclass
+class Platform:
+    """The running platform; `env` overrides settings for every child (ports, database, broker)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = field(default_factory=lambda: Path(".data/logs"))
+    processes: list[Process] = field(default_factory=list)
+
+    def child_env(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        paths = [str(ROOT), str(ROOT / "gen" / "python")]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def settings(self) -> settings_mod.Settings:
+        saved = dict(os.environ)
+        try:
+            os.environ.update(self.env)
+            return settings_mod.load()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _spawn(self, service: str, role: str, argv: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{service}-{role}.log"
+        with log_path.open("ab") as out:
+            popen = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=self.child_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop the children in order
+            )
+        self.processes.append(Process(service, role, popen, log_path))
+
+    def start(
+        self, services: tuple[str, ...] = settings_mod.SERVICES, timeout: float = 60.0
+    ) -> None:
+        cfg = self.settings()
+        check_broker(cfg.amqp_uri)
+        for service in services:
+            self._spawn(
+                service,
+                "worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "nameko",
+                    "run",
+                    f"services.{service}.worker",
+                    "--broker",
+                    cfg.amqp_uri,
+                ],
+            )
+        self.wait_workers(services, cfg, timeout)
+        for service in services:
+            self._spawn(service, "api", [sys.executable, "-m", f"services.{service}.api"])
+        self.wait_apis(services, cfg, timeout)
+
+    def _check_alive(self) -> None:
+        for p in self.processes:
+            if p.popen.poll() is not None:
+                tail = p.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(
+                    f"{p.service} {p.role} exited with code {p.popen.returncode}; last log lines:\n{tail}"
+                )
+
+    def wait_workers(self, services, cfg: settings_mod.Settings, timeout: float) -> None:
+        """A worker is ready when every queue it subscribes to has a consumer."""
+        deadline = time.monotonic() + timeout
+        wanted = [q for s in services for q in messaging.consumer_queue_names(s)]
+        with kombu.Connection(cfg.amqp_uri) as conn:
+            while True:
+                self._check_alive()
+                missing = []
+                for name in wanted:
+                    try:
+                        _, _, consumers = conn.default_channel.queue_declare(name, passive=True)
+                    except Exception:
+                        conn.close()
+                        conn.connect()
+                        consumers = 0
+                    if consumers < 1:
+                        missing.append(name)
+                if not missing:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"workers not consuming after {timeout}s: {missing}")
+                time.sleep(0.3)
+
+    def wait_apis(self, services, cfg: settings_mod.Settings, timeout: float) -> None:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        deadline = time.monotonic() + timeout
+        for service in services:
+            address = cfg.service(service).address
+            with grpc.insecure_channel(address) as channel:
+                stub = health_pb2_grpc.HealthStub(channel)
+                while True:
+                    self._check_alive()
+                    try:
+                        status = stub.Check(
+                            health_pb2.HealthCheckRequest(service=""), timeout=1
+                        ).status
+                        if status == health_pb2.HealthCheckResponse.SERVING:
+                            break
+                    except grpc.RpcError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"{service} api at {address} not serving after {timeout}s"
+                        )
+                    time.sleep(0.2)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to the apis first (no new work), then the workers; SIGKILL what lingers."""
+        ordered = [p for p in self.processes if p.role == "api"] + [
+            p for p in self.processes if p.role == "worker"
+        ]
+        for p in ordered:
+            if p.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.popen.pid, signal.SIGTERM)
+        end = time.monotonic() + timeout
+        for p in ordered:
+            try:
+                p.popen.wait(max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.popen.pid, signal.SIGKILL)
+                p.popen.wait()
+        self.processes.clear()
+
+    def endpoints(self) -> list[tuple[str, str, str, str]]:
+        cfg = self.settings()
+        host = "127.0.0.1" if cfg.bind_host in ("0.0.0.0", "") else cfg.bind_host  # noqa: S104
+        return [
+            (
+                s,
+                cfg.service(s).address,
+                f"http://{host}:{cfg.service(s).api_metrics_port}/metrics",
+                f"http://{host}:{cfg.service(s).worker_metrics_port}/metrics",
+            )
+            for s in settings_mod.SERVICES
+        ]
