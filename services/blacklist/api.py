@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import grpc
 from sqlalchemy import func, select
-from xiaobao.blacklist.v1 import blacklist_pb2 as pb
-from xiaobao.blacklist.v1 import blacklist_pb2_grpc
 
 from services.blacklist.models import ScreeningItem
 from services.common import auth, db, grpc_server
 from services.common.errors import InvalidArgument
 from services.common.protoconv import to_timestamp
+from xiaobao.blacklist.v1 import blacklist_pb2 as pb
+from xiaobao.blacklist.v1 import blacklist_pb2_grpc
 
 SERVICE = "blacklist"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 from sqlalchemy import select
-from xiaobao.education.v1 import education_pb2 as pb
-from xiaobao.education.v1 import education_pb2_grpc
 
 from services.common import auth, db, grpc_server
 from services.education.models import ComplaintTopic
+from xiaobao.education.v1 import education_pb2 as pb
+from xiaobao.education.v1 import education_pb2_grpc
 
 SERVICE = "education"
 

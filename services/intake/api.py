@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy import select
-from xiaobao.intake.v1 import intake_pb2 as pb
-from xiaobao.intake.v1 import intake_pb2_grpc
 
 from services.common import auth, db, grpc_server
 from services.common.errors import FailedPrecondition, InvalidArgument
@@ -16,6 +14,8 @@ from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum
 from services.intake import cases, domain
 from services.intake.metrics import register_collector
 from services.intake.models import Case
+from xiaobao.intake.v1 import intake_pb2 as pb
+from xiaobao.intake.v1 import intake_pb2_grpc
 
 STAFF = ("operator", "supervisor")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import grpc
 from sqlalchemy import func, select
-from xiaobao.mediation.v1 import mediation_pb2 as pb
-from xiaobao.mediation.v1 import mediation_pb2_grpc
 
 from services.common import auth, db, grpc_server
 from services.common.protoconv import to_timestamp
 from services.mediation.models import ReceivedCase
+from xiaobao.mediation.v1 import mediation_pb2 as pb
+from xiaobao.mediation.v1 import mediation_pb2_grpc
 
 SERVICE = "mediation"
 

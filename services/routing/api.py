@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy import select
-from xiaobao.routing.v1 import routing_pb2 as pb
-from xiaobao.routing.v1 import routing_pb2_grpc
 
 from services.common import auth, db, grpc_server
 from services.common.errors import InvalidArgument
@@ -15,6 +13,8 @@ from services.common.logs import mask_name, mask_phone
 from services.common.protoconv import enum_to_name, name_to_enum, page, to_timestamp
 from services.routing import domain, store
 from services.routing.models import Assignment
+from xiaobao.routing.v1 import routing_pb2 as pb
+from xiaobao.routing.v1 import routing_pb2_grpc
 
 MAX_ANSWER = 4000
 

@@ -1,0 +1,175 @@
+"""Fixtures for integration tests: a real broker, a real PostgreSQL, the ten real processes.
+
+Prefer `platform` (session-wide, started once) and the `staff`/`institution` metadata helpers.
+Each session gets its own PostgreSQL database and its own RabbitMQ vhost, so a running demo
+or a previous run cannot leak events into the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from services.common import auth
+from services.common.settings import SERVICES
+from services.platform import Platform, check_broker
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = os.environ.get("XIAOBAO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+AMQP_HOST = os.environ.get("XIAOBAO_TEST_AMQP_HOST", "127.0.0.1:5672")
+TEST_SECRET = "integration-test-secret-0123456789abcdef"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"xiaobao_it_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", pytrace=False)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def amqp_uri() -> Iterator[str]:
+    """A vhost of our own when rabbitmqctl is at hand; the default vhost otherwise."""
+    vhost = f"xiaobao-it-{uuid.uuid4().hex[:8]}"
+    ctl = shutil.which("rabbitmqctl")
+    created = False
+    if ctl:
+        created = subprocess.run([ctl, "add_vhost", vhost], capture_output=True).returncode == 0
+        if created:
+            subprocess.run(
+                [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                capture_output=True,
+                check=True,
+            )
+    uri = f"amqp://guest:guest@{AMQP_HOST}/{vhost if created else ''}"
+    try:
+        check_broker(uri)
+    except Exception as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield uri
+    if created:
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def platform_env(database_url: str, amqp_uri: str, tmp_path_factory) -> dict[str, str]:
+    env = {
+        "XIAOBAO_DATABASE_URL": database_url,
+        "XIAOBAO_AMQP_URI": amqp_uri,
+        "XIAOBAO_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "XIAOBAO_AUTH_SECRET": TEST_SECRET,
+        "XIAOBAO_PII_KEY": TEST_SECRET,
+        "XIAOBAO_OUTBOX_POLL_SECONDS": "0.1",
+    }
+    for service in SERVICES:
+        upper = service.upper()
+        grpc_port = _free_port()
+        env[f"XIAOBAO_{upper}_GRPC_PORT"] = str(grpc_port)
+        env[f"XIAOBAO_{upper}_ADDR"] = f"127.0.0.1:{grpc_port}"
+        env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(_free_port())
+        env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(_free_port())
+    return env
+
+
+def xiaobao(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Runs the CLI as a user would, in a child process with the platform's settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def platform(platform_env: dict[str, str], tmp_path_factory) -> Iterator[Platform]:
+    migrated = xiaobao(platform_env, "db", "upgrade", "all")
+    assert migrated.returncode == 0, migrated.stderr
+    loaded = xiaobao(platform_env, "routing", "import-directory")
+    assert loaded.returncode == 0, loaded.stderr
+    plat = Platform(env=platform_env, log_dir=tmp_path_factory.mktemp("logs"))
+    # The test process talks to the apis at the platform's addresses and signs its tokens with
+    # the platform's secret.
+    saved = {k: os.environ.get(k) for k in platform_env}
+    os.environ.update(platform_env)
+    from services.common import clients, settings
+
+    settings.get.cache_clear()
+    clients.channel.cache_clear()
+    try:
+        plat.start()
+        yield plat
+    finally:
+        plat.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        settings.get.cache_clear()
+        clients.channel.cache_clear()
+
+
+@pytest.fixture()
+def staff() -> tuple[tuple[str, str], ...]:
+    return auth.bearer(auth.issue_token("it-desk", "operator", secret=TEST_SECRET))
+
+
+def institution(node_id: str) -> tuple[tuple[str, str], ...]:
+    return auth.bearer(
+        auth.issue_token(f"it-{node_id}", "institution", node_id, secret=TEST_SECRET)
+    )
+
+
+def eventually(check, timeout: float = 20.0, interval: float = 0.2):
+    """Polls until check() returns a truthy value; returns it, or fails with the last error."""
+    end = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < end:
+        try:
+            value = check()
+        except (AssertionError, LookupError, StopIteration) as exc:
+            last = exc
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last error: {last!r}")
+
+
+def scrape(url: str) -> dict[str, float]:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - our own endpoint
+        out = {}
+        for line in resp.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
