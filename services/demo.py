@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import signal
 import statistics
+import sys
 import time
 import urllib.request
 from collections import Counter
@@ -77,7 +78,6 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
     now = datetime.now(UTC)
     submitted: list[ipb.Case] = []
     channels = [
-        "hotline",
         "hotline",
         "hotline",
         "web",
@@ -317,16 +317,19 @@ def print_summary(s: dict) -> None:
     console.print(table)
 
 
-def scrape(url: str, prefix: str) -> list[str]:
+def scrape(url: str, prefix: str) -> dict[str, float]:
+    """The samples of one metric family from a /metrics endpoint."""
     try:
         with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 - our own endpoint
-            return [
-                line
-                for line in resp.read().decode().splitlines()
-                if line.startswith(prefix) and not line.endswith(" 0.0")
-            ]
+            text = resp.read().decode()
     except OSError:
-        return []
+        return {}
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith(prefix + "{"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
 
 
 def run(once: bool, cases: int) -> int:
@@ -334,7 +337,7 @@ def run(once: bool, cases: int) -> int:
     try:
         check_broker(cfg.amqp_uri)
     except BrokerUnreachable as exc:
-        console.print(f"[red]{exc}[/red]", highlight=False)
+        print(exc, file=sys.stderr)  # one line, never wrapped
         return 1
     for service in settings_mod.SERVICES:
         migrations.upgrade(service)
@@ -363,12 +366,15 @@ def run(once: bool, cases: int) -> int:
         final = wait_closed(day["answered"])
         s = summary(final)
         print_summary(s)
-        intake_worker_metrics = platform.endpoints()[0][3]
-        lines = scrape(intake_worker_metrics, "xiaobao_clock_closed_total")
-        if lines:
-            console.print("SLI counters from the intake worker's /metrics:")
-            for line in lines:
-                console.print(f"  {line}", highlight=False)
+        _service, _address, api_metrics, worker_metrics = platform.endpoints()[0]
+        totals: dict[str, float] = {}
+        for url in (api_metrics, worker_metrics):  # clocks stop in both intake processes
+            for key, value in scrape(url, "xiaobao_clock_closed_total").items():
+                totals[key] = totals.get(key, 0.0) + value
+        if totals:
+            console.print("SLI counters, intake api + worker /metrics:")
+            for key, value in sorted(totals.items()):
+                console.print(f"  {key} {value:g}", highlight=False)
         ok = s["closed"] >= len(day["answered"]) and s["assigned"] > 0
         if once:
             return 0 if ok else 1

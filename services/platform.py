@@ -33,8 +33,7 @@ def check_broker(amqp_uri: str, timeout: float = 3.0) -> None:
     except Exception as exc:
         raise BrokerUnreachable(
             f"RabbitMQ is not reachable at {_redact(amqp_uri)} ({type(exc).__name__}); "
-            "start one with `rabbitmq-server -detached` (or `docker run -p 5672:5672 rabbitmq:3`) "
-            "or set XIAOBAO_AMQP_URI"
+            "start one with `rabbitmq-server -detached` or point XIAOBAO_AMQP_URI at one"
         ) from None
 
 

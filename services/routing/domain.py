@@ -143,9 +143,13 @@ class Resolver:
     def _score(self, query: str, key: str) -> float:
         if query == key:
             return 100.0
-        return max(
-            fuzz.ratio(query, key), 0.9 * fuzz.partial_ratio(query, key) if len(query) >= 4 else 0
-        )
+        score = fuzz.ratio(query, key)
+        if min(len(query), len(key)) >= 2:
+            # One name inside the other ("建设银行" in "建设银行天津分形") counts, but less the less
+            # of the text it explains, so a near-exact branch name beats a contained short name.
+            coverage = min(len(query), len(key)) / max(len(query), len(key))
+            score = max(score, fuzz.partial_ratio(query, key) * (0.7 + 0.3 * coverage))
+        return score
 
     def resolve(self, text: str, region: str = "", product: str = "") -> Resolution:
         query = normalise(text)
@@ -162,9 +166,11 @@ class Resolver:
         if not ranked:
             return Resolution(None, 0.0, None, 0.0, True)
         top_score, top = ranked[0]
-        runner = ranked[1] if len(ranked) > 1 else (0.0, None)
-        confidence = min(top_score, 100.0) / 100.0
         node = self._descend(top, region)
+        # The runner-up is another office: not the one chosen, nor one it was reached through.
+        taken = {top.id, node.id}
+        runner = next(((sc, n) for sc, n in ranked[1:] if n.id not in taken), (0.0, None))
+        confidence = min(top_score, 100.0) / 100.0
         return Resolution(
             node=node,
             confidence=round(confidence, 3),
