@@ -397,6 +397,17 @@ def check_extension(
     return step
 
 
+def running_state(
+    started_at: datetime, deadline: datetime, now: datetime, at_risk_fraction: float
+) -> State:
+    """ok, at_risk (the last fraction of the time, at least the last day) or overdue."""
+    if now >= deadline:
+        return "overdue"
+    if now >= deadline - max(_ONE_DAY, at_risk_fraction * (deadline - started_at)):
+        return "at_risk"
+    return "ok"
+
+
 def evaluate(
     spec: ClockSpec,
     events: Sequence[ClockEvent],
@@ -496,12 +507,8 @@ def evaluate(
     if stopped_at is not None:
         state = "stopped"
         within_limit = stopped_at < deadline
-    elif now >= deadline:
-        state = "overdue"
-    elif now >= deadline - max(_ONE_DAY, policy.at_risk_fraction * (deadline - started_at)):
-        state = "at_risk"
     else:
-        state = "ok"
+        state = running_state(started_at, deadline, now, policy.at_risk_fraction)
     return ClockStatus(
         name=spec.name,
         started_at=started_at,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.common import metrics
 from services.common.db import UTCDateTime, session_scope
+from services.common.logs import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ def publish_dead_letter(amqp_uri: str, queue: str, body: Any, error: str) -> Non
             serializer="json",
             delivery_mode=2,
             declare=[dlq],
-            headers={"x-original-queue": queue, "x-error": error},
+            headers={"x-original-queue": queue, "x-error": mask_text(error)},
             retry=True,
         )
 

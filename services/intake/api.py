@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from services.common import auth, db, grpc_server
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum, page, to_timestamp
 from services.intake import cases, domain
-from services.intake.metrics import register_collector
+from services.intake.metrics import clock_state, register_collector
 from services.intake.models import Case
 from xiaobao.intake.v1 import intake_pb2 as pb
 from xiaobao.intake.v1 import intake_pb2_grpc
@@ -21,6 +22,7 @@ STAFF = ("operator", "supervisor")
 
 
 def case_message(case: Case, detail: bool = True) -> pb.Case:
+    now = datetime.now(UTC)
     msg = pb.Case(
         case_no=case.case_no or "",
         kind=name_to_enum(pb.CaseKind, case.kind),
@@ -53,7 +55,7 @@ def case_message(case: Case, detail: bool = True) -> pb.Case:
                 last_day=clock.last_day.isoformat() if clock.last_day else "",
                 deadline=to_timestamp(clock.deadline),
                 provisional=clock.provisional,
-                state=_state(clock),
+                state=clock_state(clock, now),
                 within_limit=bool(clock.within_limit),
                 elapsed_days=clock.elapsed_days,
             )
@@ -69,12 +71,6 @@ def case_message(case: Case, detail: bool = True) -> pb.Case:
                 )
             )
     return msg
-
-
-def _state(clock) -> str:
-    from services.intake.metrics import clock_state
-
-    return clock_state(clock, datetime.now(UTC))
 
 
 class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
@@ -114,7 +110,13 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
     def ListCases(self, request: pb.ListCasesRequest, context: grpc.ServicerContext):
         auth.require(context, *STAFF)
         limit, after = page(request.page_size, request.page_token)
-        query = select(Case).where(Case.id > after).order_by(Case.id).limit(limit + 1)
+        query = (
+            select(Case)
+            .options(selectinload(Case.clocks))
+            .where(Case.id > after)
+            .order_by(Case.id)
+            .limit(limit + 1)
+        )
         if request.status:
             query = query.where(
                 Case.status == enum_to_name(pb.CaseStatus, request.status, "status")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 
 from services.common import db
-from services.common.clock import load_policy
+from services.common.clock import load_policy, running_state
 from services.intake.models import ClockRecord
 
 log = logging.getLogger(__name__)
@@ -18,25 +18,19 @@ STATES = ("ok", "at_risk", "overdue")
 
 
 def clock_state(clock: ClockRecord, now: datetime) -> str:
-    """ok / at_risk / overdue for a running clock, stopped otherwise (as the engine defines it)."""
+    """The state of a stored clock at `now`, as the clock engine defines it."""
     if clock.stopped_at is not None:
         return "stopped"
     if clock.started_at is None or clock.deadline is None:
         return "not_started"
-    deadline = _aware(clock.deadline)
-    started = _aware(clock.started_at)
-    if now >= deadline:
-        return "overdue"
-    margin = max(timedelta(days=1), load_policy().at_risk_fraction * (deadline - started))
-    return "at_risk" if now >= deadline - margin else "ok"
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return running_state(clock.started_at, clock.deadline, now, load_policy().at_risk_fraction)
 
 
 class OpenClocksCollector:
     """xiaobao_clock_open_cases{clock,state} and xiaobao_clock_open_provisional{clock}."""
+
+    def __init__(self, factory=None) -> None:
+        self.factory = factory
 
     def collect(self):
         open_cases = GaugeMetricFamily(
@@ -54,7 +48,7 @@ class OpenClocksCollector:
         names = list(load_policy().clocks)
         try:
             now = datetime.now(UTC)
-            with db.session_scope(db.session_factory("intake")) as session:
+            with db.session_scope(self.factory or db.session_factory("intake")) as session:
                 for clock in session.scalars(
                     select(ClockRecord).where(ClockRecord.stopped_at.is_(None))
                 ):
