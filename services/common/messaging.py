@@ -200,6 +200,7 @@ class OutboxRelay:
         self._connection: kombu.Connection | None = None
         self._producer: kombu.Producer | None = None
         self._declared: set[str] = set()
+        self.failures = 0  # consecutive failed passes, for the caller's back-off
 
     def _producer_ready(self) -> kombu.Producer:
         if self._producer is None:
@@ -264,9 +265,14 @@ class OutboxRelay:
                     metrics.EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
         except Exception as exc:
             metrics.OUTBOX_RELAY_ERRORS.labels(self.service).inc()
-            log.warning("outbox relay pass failed (%s); rows stay pending", type(exc).__name__)
+            if self.failures == 0:  # once per outage, not once per retry
+                log.warning("outbox relay pass failed (%s); rows stay pending", type(exc).__name__)
+            self.failures += 1
             self.close()
             return 0
+        if self.failures:
+            log.info("outbox relay recovered after %d failed passes", self.failures)
+        self.failures = 0
         return sent
 
     def pending(self) -> int:

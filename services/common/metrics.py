@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 # Buckets at the legal limits (days): same day, 1 working day, the 6-day closure target,
 # 7 working days to forward, 15/30/60 for the institution's decision, 90 for petitions.
@@ -61,6 +63,35 @@ PROCESS_READY = Gauge(
     ["service", "process"],
 )
 
+
+class _OutboxPending:
+    """xiaobao_outbox_pending{service}: events written but not yet confirmed by the broker."""
+
+    def __init__(self, service: str, count: Callable[[], int]) -> None:
+        self.service = service
+        self.count = count
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "xiaobao_outbox_pending",
+            "Outbox events not yet confirmed by the broker.",
+            labels=["service"],
+        )
+        try:
+            family.add_metric([self.service], self.count())
+        except Exception:  # a scrape must not fail because the database blinked
+            return
+        yield family
+
+
+def register_outbox_gauge(service: str, count: Callable[[], int]) -> None:
+    with _lock:
+        if service not in _outbox_registered:
+            REGISTRY.register(_OutboxPending(service, count))
+            _outbox_registered.add(service)
+
+
+_outbox_registered: set[str] = set()
 _started: set[int] = set()
 _lock = threading.Lock()
 

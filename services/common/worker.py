@@ -61,6 +61,7 @@ class Relay(DependencyProvider):
         self.relay = OutboxRelay(
             self.service, db.session_factory(self.service), self.outbox_model, cfg.amqp_uri
         )
+        metrics.register_outbox_gauge(self.service, self.relay.pending)
 
     def start(self) -> None:
         self._running = True
@@ -69,7 +70,10 @@ class Relay(DependencyProvider):
     def _loop(self) -> None:
         while self._running:
             sent = self.relay.relay_once()
-            if sent == 0:
+            if self.relay.failures:
+                # Broker or database down: back off up to 5 s instead of hammering it.
+                eventlet.sleep(min(5.0, self.interval * 2**self.relay.failures))
+            elif sent == 0:
                 eventlet.sleep(self.interval)
             else:
                 eventlet.sleep(0)

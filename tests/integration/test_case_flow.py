@@ -109,6 +109,11 @@ def test_complaint_is_assigned_answered_and_closed_with_its_sli_counted(platform
     after = scrape(platform.endpoints()[0][3])
     assert after.get(closed_key, 0) == metrics_before.get(closed_key, 0) + 1
 
+    # Nothing is left in the outbox once the flow has settled.
+    for service, _address, _api, worker in platform.endpoints():
+        key = f'xiaobao_outbox_pending{{service="{service}"}}'
+        eventually(lambda key=key, worker=worker: scrape(worker).get(key) == 0)
+
     # The gauge of open cases is computed from the database at scrape time by the intake api.
     api_metrics = scrape(platform.endpoints()[0][2])
     assert 'xiaobao_clock_open_cases{clock="institution_decision",state="ok"}' in api_metrics
