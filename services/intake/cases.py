@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from services.intake import domain
 from services.intake.models import Case, CaseEvent, ClockRecord, OutboxMessage
 
 SERVICE = "intake"
+log = logging.getLogger(__name__)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -157,6 +159,7 @@ def submit(
             "phone_hash": case.phone_hash,
         },
     )
+    log.info("case %s received: %s via %s", case.case_no, case.kind, case.channel)
     return case, False
 
 
@@ -167,6 +170,7 @@ def close(session: Session, case: Case, at: datetime, actor: str, resolution: st
     case.closed_at = at
     case.resolution = resolution
     record(session, case, "intake.case_closed", at, actor, resolution[:200])
+    log.info("case %s closed", case.case_no)
     emit(
         session,
         OutboxMessage,

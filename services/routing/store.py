@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from services.routing.models import Assignment, Node, OutboxMessage
 SERVICE = "routing"
 DEMO_DIRECTORY = Path(__file__).parent / "data" / "demo_directory.yaml"
 ROUTED_KINDS = ("complaint", "petition")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,14 @@ def assign_case(session: Session, payload: dict, now: datetime) -> Assignment | 
             "routing.case_needs_routing",
             {"case_no": case_no, "confidence": decision.confidence},
         )
+        log.info(
+            "case %s needs a person to route it (confidence %.2f)", case_no, decision.confidence
+        )
         return assignment
     _hand_to(session, assignment, decision.node, now)
+    log.info(
+        "case %s assigned to %s (confidence %.2f)", case_no, decision.node.id, decision.confidence
+    )
     return assignment
 
 
@@ -208,6 +216,7 @@ def answer(
         raise FailedPrecondition(f"case {assignment.case_no} is already answered")
     if assignment.status == "needs_routing":
         raise PermissionDenied(f"case {assignment.case_no} is not assigned to you")
+    log.info("case %s answered by %s: %s", assignment.case_no, assignment.node_id, outcome)
     assignment.status = "answered"
     assignment.answered_at = now
     assignment.outcome = outcome
