@@ -210,3 +210,24 @@ def test_a_retried_submission_returns_the_same_case(platform, staff):
     second = stub("intake").SubmitCase(request, metadata=staff)
     assert second.duplicate_request and not first.duplicate_request
     assert second.case.case_no == first.case.case_no
+
+
+def test_logs_of_every_process_carry_no_personal_data(platform, staff):
+    request = complaint("建行南开支行", "120104")
+    request.complainant.name = "欧阳秀兰"
+    request.complainant.phone = "13698765432"
+    request.complainant.id_number = "11010519491231002X"
+    request.summary = "本人欧阳秀兰，电话13698765432，身份证11010519491231002X，要求退还手续费"
+    case = stub("intake").SubmitCase(request, metadata=staff).case
+
+    def routed():
+        got = stub("intake").GetCase(ipb.GetCaseRequest(case_no=case.case_no), metadata=staff)
+        return got.assigned_node_id
+
+    eventually(routed)
+    logs = {p.name: p.read_text(errors="replace") for p in platform.log_dir.glob("*.log")}
+    assert len(logs) == 10
+    assert case.case_no in logs["intake-api.log"]  # the logs do speak of the case...
+    for name, text in logs.items():  # ...but never of the person
+        for secret in ("13698765432", "11010519491231002X", "欧阳秀兰", "秀兰"):
+            assert secret not in text, f"{secret} in {name}"
