@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from services.common import settings as settings_mod
 from services.common.clock_cli import app as clock_app
+from services.common.console import console, err
 
 app = typer.Typer(
     help="Xiaobao: the case platform of a consumer-protection centre.", no_args_is_help=True
@@ -29,9 +29,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(routing_app, name="routing")
 app.add_typer(intake_app, name="intake")
 app.add_typer(auth_app, name="auth")
-
-console = Console()
-err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -12,19 +12,16 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from rich.console import Console
 from rich.table import Table
 
 from services.common import auth, migrations
 from services.common import settings as settings_mod
 from services.common.clients import stub
+from services.common.console import console
 from services.common.protoconv import to_timestamp
 from services.platform import BrokerUnreachable, Platform, check_broker
 from xiaobao.intake.v1 import intake_pb2 as ipb
 from xiaobao.routing.v1 import routing_pb2 as rpb
-
-# Wide enough for the summary table when the output is a pipe or a CI log.
-console = Console(width=None if Console().is_terminal else 150)
 
 # (what the consumer said, region, product, summary): the way people name their bank or insurer.
 COMPLAINTS = [

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from services.common.calendar import WorkingCalendar, seed_table, write_table
@@ -19,6 +18,7 @@ from services.common.clock import (
     load_policy,
     uncovered_years,
 )
+from services.common.console import console
 from services.common.errors import InvalidArgument
 
 app = typer.Typer(
@@ -164,7 +164,7 @@ def policy(
             f"{e.to}{' (approver)' if e.requires_approver else ''}" for e in c.extensions
         )
         table.add_row(c.name, str(c.limit), c.unit, steps or "-", f"{c.source} {c.article}")
-    Console().print(table)
+    console.print(table)
 
 
 @app.command("seed-holidays")
