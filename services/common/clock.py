@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_POLICY_FILE = Path(__file__).parent / "data" / "policy.yaml"
 POLICY_FILE_ENV = "XIAOBAO_POLICY_FILE"
 _ONE_DAY = timedelta(days=1)
+_log = logging.getLogger(__name__)
 
 
 # --- deadlines -------------------------------------------------------------------------------
@@ -524,3 +526,33 @@ def evaluate(
         paused_days=tuple(paused_days),
         article=article,
     )
+
+
+# --- what is in force ------------------------------------------------------------------------
+
+_last_good: dict[str, Any] = {}
+
+
+def in_force() -> tuple[WorkingCalendar, Policy]:
+    """The holiday table and the policy in force.
+
+    Both are files an operator edits without a release; a broken edit must not stop the
+    platform, so the last good copy stays in force and the error is logged (once per edit).
+    """
+    result = []
+    for key, loader in (("calendar", WorkingCalendar.load), ("policy", load_policy)):
+        try:
+            value = loader()
+        except (OSError, ValueError) as exc:
+            if key not in _last_good:
+                raise
+            message = f"{type(exc).__name__}: {exc}"
+            if _last_good.get(f"{key}.error") != message:
+                _log.error("%s file rejected, the previous one stays in force: %s", key, message)
+                _last_good[f"{key}.error"] = message
+            value = _last_good[key]
+        else:
+            _last_good[key] = value
+            _last_good.pop(f"{key}.error", None)
+        result.append(value)
+    return result[0], result[1]

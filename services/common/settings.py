@@ -59,6 +59,8 @@ class Settings:
     auth_secret: str
     pii_key: str
     outbox_poll_seconds: float
+    # How often intake checks whether the holiday table or policy changed.
+    clock_sweep_seconds: float
     log_level: str
     log_format: str
     routing_min_confidence: float
@@ -102,6 +104,7 @@ def load() -> Settings:
         auth_secret=auth_secret,
         pii_key=pii_key,
         outbox_poll_seconds=_float("XIAOBAO_OUTBOX_POLL_SECONDS", 0.2),
+        clock_sweep_seconds=_float("XIAOBAO_CLOCK_SWEEP_SECONDS", 60.0),
         log_level=_env("XIAOBAO_LOG_LEVEL", "INFO").upper(),
         log_format=_env("XIAOBAO_LOG_FORMAT", "text"),
         routing_min_confidence=_float("XIAOBAO_ROUTING_MIN_CONFIDENCE", 0.72),

@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from services.common import db, metrics
 from services.common import settings as settings_mod
-from services.common.calendar import WorkingCalendar
-from services.common.clock import load_policy
+from services.common.clock import in_force
 from services.common.errors import CaseNotFound, FailedPrecondition
 from services.common.messaging import emit
 from services.intake import domain
@@ -46,7 +45,7 @@ def record(
     data: dict | None = None,
 ) -> CaseEvent:
     """Appends a timeline entry, applies its clock effects and refreshes the clock projection."""
-    policy = load_policy()
+    _calendar, policy = in_force()
     open_clocks = [c.name for c in case.clocks if c.stopped_at is None]
     effects = domain.clock_effects(policy, case.kind, event_type, open_clocks)
     entry = CaseEvent(
@@ -62,8 +61,7 @@ def record(
 
 
 def refresh_clocks(session: Session, case: Case, now: datetime | None = None) -> None:
-    policy = load_policy()
-    calendar = WorkingCalendar.load()
+    calendar, policy = in_force()
     now = now or datetime.now(UTC)
     history = [
         domain.HistoryItem(e.type, _aware(e.at), e.data.get("clock_effects", []))
@@ -184,3 +182,22 @@ def close(session: Session, case: Case, at: datetime, actor: str, resolution: st
             "node_id": case.assigned_node_id,
         },
     )
+
+
+def recompute_open_clocks(session: Session, batch: int = 500) -> int:
+    """Re-derives every running clock from its case's history, e.g. after the holiday table or
+    the policy changed; returns how many cases were recomputed."""
+    case_ids = session.scalars(
+        select(ClockRecord.case_id).where(ClockRecord.stopped_at.is_(None)).distinct()
+    ).all()
+    now = datetime.now(UTC)
+    for start in range(0, len(case_ids), batch):
+        chunk = case_ids[start : start + batch]
+        for case in session.scalars(
+            select(Case)
+            .options(selectinload(Case.events), selectinload(Case.clocks))
+            .where(Case.id.in_(chunk))
+        ):
+            refresh_clocks(session, case, now)
+        session.flush()
+    return len(case_ids)

@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 
 from services.common import db
-from services.common.clock import load_policy, running_state
+from services.common.clock import in_force, running_state
 from services.intake.models import ClockRecord
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def clock_state(clock: ClockRecord, now: datetime) -> str:
         return "stopped"
     if clock.started_at is None or clock.deadline is None:
         return "not_started"
-    return running_state(clock.started_at, clock.deadline, now, load_policy().at_risk_fraction)
+    return running_state(clock.started_at, clock.deadline, now, in_force()[1].at_risk_fraction)
 
 
 class OpenClocksCollector:
@@ -45,7 +45,7 @@ class OpenClocksCollector:
         )
         counts: dict[tuple[str, str], int] = {}
         prov: dict[str, int] = {}
-        names = list(load_policy().clocks)
+        names = list(in_force()[1].clocks)
         try:
             now = datetime.now(UTC)
             with db.session_scope(self.factory or db.session_factory("intake")) as session:

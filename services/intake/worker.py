@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
+from nameko.timer import timer
 from sqlalchemy.orm import Session
 
+from services.common import settings as settings_mod
+from services.common.clock import in_force
 from services.common.messaging import Envelope
 from services.common.worker import Database, Metrics, Relay, handles
 from services.intake import cases
 from services.intake.models import Case, OutboxMessage, ProcessedEvent
+
+log = logging.getLogger(__name__)
 
 
 def _at(envelope: Envelope, key: str) -> datetime:
@@ -23,6 +29,19 @@ class IntakeWorker:
     db = Database("intake", ProcessedEvent)
     relay = Relay("intake", OutboxMessage)
     metrics = Metrics("intake")
+
+    _in_force: tuple | None = None  # class-level: survives nameko's per-call worker instances
+
+    @timer(interval=settings_mod.get().clock_sweep_seconds, eager=True)
+    def recompute_clocks_on_reference_change(self) -> None:
+        """A corrected holiday table or policy recomputes every running clock (at start too)."""
+        current = in_force()
+        if IntakeWorker._in_force == current:
+            return
+        with self.db.session() as session:
+            count = cases.recompute_open_clocks(session)
+        IntakeWorker._in_force = current
+        log.info("holiday table or policy in force changed: recomputed %d open cases", count)
 
     def _case(self, session: Session, envelope: Envelope) -> Case:
         return cases.get_case(session, envelope.payload["case_no"])

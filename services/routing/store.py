@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common import settings as settings_mod
-from services.common.calendar import WorkingCalendar
-from services.common.clock import compute_deadline, load_policy
+from services.common.clock import compute_deadline, in_force
 from services.common.errors import CaseNotFound, FailedPrecondition, PermissionDenied
 from services.common.messaging import emit
 from services.routing import domain
@@ -152,13 +151,13 @@ def assign_case(session: Session, payload: dict, now: datetime) -> Assignment | 
 def _hand_to(
     session: Session, assignment: Assignment, node: domain.DirectoryNode, now: datetime
 ) -> None:
-    policy = load_policy()
+    calendar, policy = in_force()
     spec = policy.clock("institution_decision")
     deadline = compute_deadline(
         now,
         spec.limit,
         spec.unit,
-        WorkingCalendar.load(),
+        calendar,
         roll_to_working_day=policy.roll_calendar_deadlines_to_working_day,
     )
     assignment.node_id = node.id

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import sessionmaker
 
 from services.common import db, metrics
+from services.common.calendar import DEFAULT_HOLIDAYS_FILE
 from services.intake import cases, domain
 from services.intake.metrics import OpenClocksCollector
 from services.intake.models import Base, Case, OutboxMessage
@@ -119,3 +121,35 @@ def test_a_retried_request_returns_the_same_case_and_one_event(factory):
         assert (
             session.query(OutboxMessage).filter_by(event_type="intake.case_received").count() == 1
         )
+
+
+def test_publishing_the_2027_holidays_recomputes_the_provisional_deadline(
+    factory, tmp_path, monkeypatch
+):
+    case_no = submit(factory, datetime(2026, 12, 28, 2, 0, tzinfo=UTC))
+    table = yaml.safe_load(DEFAULT_HOLIDAYS_FILE.read_text(encoding="utf-8"))
+    # As the State Council's notice would: New Year's Day 2027 is a Friday off.
+    table["years"][2027] = {"holidays": ["2027-01-01"], "workdays": []}
+    edited = tmp_path / "holidays.yaml"
+    edited.write_text(yaml.safe_dump(table, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("XIAOBAO_HOLIDAYS_FILE", str(edited))
+
+    with db.session_scope(factory) as session:
+        assert cases.recompute_open_clocks(session) == 1
+    with db.session_scope(factory) as session:
+        clocks = {c.name: c for c in cases.get_case(session, case_no).clocks}
+    forwarding = clocks["regulator_forwarding"]
+    assert not forwarding.provisional
+    assert forwarding.last_day.isoformat() == "2027-01-07"  # one day later: 1 January is off
+
+
+def test_a_broken_holiday_file_keeps_the_previous_table_in_force(factory, tmp_path, monkeypatch):
+    submit(factory, datetime.now(UTC))  # the good table is now in force
+    broken = tmp_path / "holidays.yaml"
+    broken.write_text("years:\n  2026:\n    holidays: [2026-13-45]\n", encoding="utf-8")
+    monkeypatch.setenv("XIAOBAO_HOLIDAYS_FILE", str(broken))
+    case_no = submit(factory, datetime(2026, 9, 28, 2, 0, tzinfo=UTC))
+    with db.session_scope(factory) as session:
+        clocks = {c.name: c for c in cases.get_case(session, case_no).clocks}
+    # 7 working days from Monday 28 September 2026 skip the National Day week: 13 October.
+    assert clocks["regulator_forwarding"].last_day.isoformat() == "2026-10-13"
