@@ -24,7 +24,7 @@ demo: install
 	$(VENV)/bin/xiaobao demo $(if $(ONCE),--once,)
 
 test: install  ## unit and integration tests (integration: real RabbitMQ and PostgreSQL)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests/unit tests/integration
 
 unit: install
 	$(PY) -m pytest tests/unit

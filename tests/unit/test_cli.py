@@ -16,7 +16,8 @@ def xiaobao(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        # Only the settings the test gives: none leaks in from the shell or another test.
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("XIAOBAO_")}, **env},
         capture_output=True,
         text=True,
         timeout=60,
