@@ -1,0 +1,1 @@
+"""Xiaobao's benchmarks: figures against a baseline measured in the same run (bench/run.py)."""
