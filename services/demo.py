@@ -220,6 +220,14 @@ def wait_closed(case_nos: list[str], answered: set[str], timeout: float = 30.0) 
         time.sleep(0.3)
 
 
+def _limit_text(limit: int, unit: str) -> str:
+    """0 working_days → "same working day"; 1 → "1 working day"; 15 calendar_days → "15 days"."""
+    noun = "working day" if unit == "working_days" else "day"
+    if limit == 0:
+        return f"same {noun}"
+    return f"{limit} {noun}{'' if limit == 1 else 's'}"
+
+
 def summary(cases: list[ipb.Case]) -> dict:
     status = Counter(
         ipb.CaseStatus.Name(c.status).removeprefix("CASE_STATUS_").lower() for c in cases
@@ -231,7 +239,7 @@ def summary(cases: list[ipb.Case]) -> dict:
             row = clocks.setdefault(
                 clock.name,
                 {
-                    "limit": f"{clock.limit} {clock.unit.replace('_', ' ')}",
+                    "limit": _limit_text(clock.limit, clock.unit),
                     "stopped": 0,
                     "within": 0,
                     "days": [],
