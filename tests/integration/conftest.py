@@ -163,6 +163,32 @@ def eventually(check, timeout: float = 20.0, interval: float = 0.2):
     raise AssertionError(f"condition not met within {timeout}s; last error: {last!r}")
 
 
+def wait_assigned(node_id: str, case_no: str):
+    """The case as the institution at node_id sees it in its portal, once routing assigned it."""
+    from services.common.clients import stub
+    from xiaobao.routing.v1 import routing_pb2 as rpb
+
+    def assigned():
+        page = stub("portal").ListAssignedCases(
+            rpb.ListAssignedCasesRequest(page_size=500), metadata=institution(node_id), timeout=5
+        )
+        return next(a for a in page.assignments if a.case_no == case_no)
+
+    return eventually(assigned)
+
+
+def wait_closed(case_no: str, staff):
+    """The case once intake has closed it."""
+    from services.common.clients import stub
+    from xiaobao.intake.v1 import intake_pb2 as ipb
+
+    def closed():
+        got = stub("intake").GetCase(ipb.GetCaseRequest(case_no=case_no), metadata=staff)
+        return got if got.status == ipb.CASE_STATUS_CLOSED else None
+
+    return eventually(closed)
+
+
 def scrape(url: str) -> dict[str, float]:
     import urllib.request
 

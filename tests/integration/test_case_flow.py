@@ -11,7 +11,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.common.clients import stub
 from services.common.settings import SERVICES
-from tests.integration.conftest import eventually, institution, scrape
+from tests.integration.conftest import eventually, institution, scrape, wait_assigned, wait_closed
 from xiaobao.blacklist.v1 import blacklist_pb2 as bpb
 from xiaobao.education.v1 import education_pb2 as epb
 from xiaobao.intake.v1 import intake_pb2 as ipb
@@ -69,11 +69,7 @@ def test_complaint_is_assigned_answered_and_closed_with_its_sli_counted(platform
 
     pingan = institution("pingan-life-tj")
 
-    def assigned():
-        page = portal.ListAssignedCases(rpb.ListAssignedCasesRequest(), metadata=pingan, timeout=5)
-        return next(a for a in page.assignments if a.case_no == case.case_no)
-
-    assignment = eventually(assigned)
+    assignment = wait_assigned("pingan-life-tj", case.case_no)
     assert assignment.node_id == "pingan-life-tj"
     assert assignment.last_day  # the institution sees its decision deadline
 
@@ -91,11 +87,7 @@ def test_complaint_is_assigned_answered_and_closed_with_its_sli_counted(platform
         metadata=pingan,
     )
 
-    def closed():
-        got = intake.GetCase(ipb.GetCaseRequest(case_no=case.case_no), metadata=staff)
-        return got if got.status == ipb.CASE_STATUS_CLOSED else None
-
-    final = eventually(closed)
+    final = wait_closed(case.case_no, staff)
     clocks = {c.name: c for c in final.clocks}
     assert clocks["institution_decision"].state == "stopped"
     assert clocks["institution_decision"].within_limit
@@ -138,13 +130,10 @@ def test_other_services_see_every_received_case(platform, staff):
 def test_institution_cannot_see_another_institutions_case(platform, staff):
     case = stub("intake").SubmitCase(complaint("工行河西支行", "120103"), metadata=staff).case
     portal = stub("portal")
-    icbc = institution("icbc-tj")
-
-    def assigned_to_icbc():
-        page = portal.ListAssignedCases(rpb.ListAssignedCasesRequest(), metadata=icbc)
-        return next(a for a in page.assignments if a.case_no == case.case_no)
-
-    assert eventually(assigned_to_icbc).node_id == "icbc-tj-hexi"  # the branch sees its sub-branch
+    # The Tianjin branch sees what its sub-branch was given.
+    assert (
+        wait_assigned("icbc-tj", case.case_no).node_id == "icbc-tj-hexi"
+    )  # the branch sees its sub-branch
     ccb = institution("ccb-tj")
     listed = portal.ListAssignedCases(rpb.ListAssignedCasesRequest(), metadata=ccb)
     assert case.case_no not in {a.case_no for a in listed.assignments}

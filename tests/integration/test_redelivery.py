@@ -8,7 +8,7 @@ import pytest
 
 from services.common.clients import stub
 from services.common.messaging import event_exchange
-from tests.integration.conftest import eventually, institution, scrape
+from tests.integration.conftest import eventually, institution, scrape, wait_assigned, wait_closed
 from tests.integration.test_case_flow import complaint
 from xiaobao.intake.v1 import intake_pb2 as ipb
 from xiaobao.routing.v1 import routing_pb2 as rpb
@@ -51,11 +51,7 @@ def test_redelivered_events_change_nothing(platform, platform_env, staff):
     case = intake.SubmitCase(complaint(), metadata=staff).case
     pingan = institution("pingan-life-tj")
 
-    def assigned():
-        page = portal.ListAssignedCases(rpb.ListAssignedCasesRequest(), metadata=pingan)
-        return next(a for a in page.assignments if a.case_no == case.case_no)
-
-    eventually(assigned)
+    wait_assigned("pingan-life-tj", case.case_no)
     portal.AnswerCase(
         rpb.AnswerCaseRequest(
             case_no=case.case_no,
@@ -65,11 +61,7 @@ def test_redelivered_events_change_nothing(platform, platform_env, staff):
         metadata=pingan,
     )
 
-    def closed():
-        got = intake.GetCase(ipb.GetCaseRequest(case_no=case.case_no), metadata=staff)
-        return got if got.status == ipb.CASE_STATUS_CLOSED else None
-
-    before = eventually(closed)
+    before = wait_closed(case.case_no, staff)
     received = outbox_body(db_url, "intake", "intake.case_received", case.case_no)
     answered = eventually(
         lambda: outbox_body(db_url, "routing", "routing.case_answered", case.case_no)
