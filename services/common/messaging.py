@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kombu
-from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy import JSON, Integer, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -229,8 +229,13 @@ class OutboxRelay:
         self._producer = None
 
     def relay_once(self) -> int:
-        """One pass: publishes up to batch_size rows; returns how many were confirmed."""
+        """One pass: publishes up to batch_size rows; returns how many were confirmed.
+
+        Rows confirmed before a failure are marked sent in the same pass, so an outage mid-batch
+        republishes only what the broker did not confirm.
+        """
         sent = 0
+        error: Exception | None = None
         try:
             with session_scope(self.factory) as session:
                 query = (
@@ -243,41 +248,47 @@ class OutboxRelay:
                     # Several relays (replicas) never publish the same row at once.
                     query = query.with_for_update(skip_locked=True)
                 rows = session.scalars(query).all()
-                if not rows:
-                    return 0
-                producer = self._producer_ready()
-                for row in rows:
-                    source, short = row.event_type.split(".", 1)
-                    self._declare(producer, source, short)
-                    row.attempts += 1
-                    producer.publish(
-                        row.body,
-                        exchange=event_exchange(source),
-                        routing_key=short,
-                        serializer="json",
-                        delivery_mode=2,
-                        message_id=row.event_id,
-                        headers={"xiaobao.event_type": row.event_type},
-                    )
-                    # publish() returned: the broker confirmed the message.
-                    row.sent_at = datetime.now(UTC)
-                    sent += 1
-                    metrics.EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
-        except Exception as exc:
+                confirmed = []
+                try:
+                    producer = self._producer_ready() if rows else None
+                    for row in rows:
+                        source, short = row.event_type.split(".", 1)
+                        self._declare(producer, source, short)
+                        row.attempts += 1
+                        producer.publish(
+                            row.body,
+                            exchange=event_exchange(source),
+                            routing_key=short,
+                            serializer="json",
+                            delivery_mode=2,
+                            message_id=row.event_id,
+                            headers={"xiaobao.event_type": row.event_type},
+                        )
+                        # publish() returned: the broker confirmed the message.
+                        row.sent_at = datetime.now(UTC)
+                        confirmed.append(row.event_type)
+                except Exception as exc:  # broker gone mid-batch: keep what was confirmed
+                    error = exc
+            sent = len(confirmed)
+            for event_type in confirmed:
+                metrics.EVENTS_PUBLISHED.labels(self.service, event_type).inc()
+        except Exception as exc:  # the database itself failed
+            error = exc
+        if error is not None:
             metrics.OUTBOX_RELAY_ERRORS.labels(self.service).inc()
             if self.failures == 0:  # once per outage, not once per retry
-                log.warning("outbox relay pass failed (%s); rows stay pending", type(exc).__name__)
+                log.warning(
+                    "outbox relay pass failed (%s); rows stay pending", type(error).__name__
+                )
             self.failures += 1
             self.close()
-            return 0
+            return sent
         if self.failures:
             log.info("outbox relay recovered after %d failed passes", self.failures)
         self.failures = 0
         return sent
 
     def pending(self) -> int:
-        from sqlalchemy import func
-
         with session_scope(self.factory) as session:
             return (
                 session.scalar(
