@@ -346,13 +346,12 @@ def run(once: bool, cases: int) -> int:
         f"{report.unchanged} unchanged"
     )
     platform = Platform(log_dir=cfg.data_dir / "logs")
-    stopping = False
 
     def _interrupt(_signum, _frame):
-        nonlocal stopping
-        stopping = True
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         console.print("starting 10 processes (a worker and an api per service)…")
@@ -390,12 +389,14 @@ def run(once: bool, cases: int) -> int:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
-        if not stopping:
-            console.print("\nstopping…")
+        console.print("\nstopping…")
         return 0
     except Exception as exc:
         console.print(f"[red]demo failed: {type(exc).__name__}: {exc}[/red]", highlight=False)
         return 1
     finally:
+        # A second Ctrl-C must not leave half the processes running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         platform.stop()
         console.print("all processes stopped")
