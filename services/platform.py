@@ -6,6 +6,7 @@ Used by `xiaobao demo` and by the integration tests, so both run the platform th
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -42,6 +43,12 @@ def _redact(uri: str) -> str:
         scheme, rest = uri.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return uri
+
+
+def _die_with_parent() -> None:
+    """Linux: a child gets SIGTERM if the demo or test run that started it is killed outright."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -90,6 +97,7 @@ class Platform:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches us, and we stop the children in order
+                preexec_fn=_die_with_parent,
             )
         self.processes.append(Process(service, role, popen, log_path))
 
