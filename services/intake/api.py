@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from services.common import auth, db, grpc_server
+from services.common.clock import in_force
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum, page, to_timestamp
@@ -23,6 +24,7 @@ STAFF = ("operator", "supervisor")
 
 def case_message(case: Case, detail: bool = True) -> pb.Case:
     now = datetime.now(UTC)
+    specs = in_force()[1].clocks
     msg = pb.Case(
         case_no=case.case_no or "",
         kind=name_to_enum(pb.CaseKind, case.kind),
@@ -48,6 +50,9 @@ def case_message(case: Case, detail: bool = True) -> pb.Case:
         msg.clocks.append(
             pb.Clock(
                 name=clock.name,
+                article=f"{specs[clock.name].source} {specs[clock.name].article}"
+                if clock.name in specs
+                else "",
                 limit=clock.limit,
                 unit=clock.unit,
                 started_at=to_timestamp(clock.started_at),
@@ -57,7 +62,9 @@ def case_message(case: Case, detail: bool = True) -> pb.Case:
                 provisional=clock.provisional,
                 state=clock_state(clock, now),
                 within_limit=bool(clock.within_limit),
-                elapsed_days=clock.elapsed_days,
+                elapsed_days=clock.elapsed_days
+                if clock.stopped_at or not clock.started_at
+                else (now - clock.started_at).total_seconds() / 86400,
             )
         )
     if detail:

@@ -91,6 +91,7 @@ def test_complaint_is_assigned_answered_and_closed_with_its_sli_counted(platform
     clocks = {c.name: c for c in final.clocks}
     assert clocks["institution_decision"].state == "stopped"
     assert clocks["institution_decision"].within_limit
+    assert clocks["institution_decision"].article == "CBIRC Order 2020 No. 3 Art 18"
     assert clocks["centre_transfer"].state == "stopped"
     assert all(c.state == "stopped" for c in final.clocks)
     types = [e.type for e in final.timeline]
