@@ -109,6 +109,8 @@ def xiaobao(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def platform(platform_env: dict[str, str], tmp_path_factory) -> Iterator[Platform]:
+    # DESIGN: grpcio and eventlet do not mix; this process makes gRPC calls and forks.
+    assert "eventlet" not in sys.modules, "a test imported nameko/eventlet into the pytest process"
     migrated = xiaobao(platform_env, "db", "upgrade", "all")
     assert migrated.returncode == 0, migrated.stderr
     loaded = xiaobao(platform_env, "routing", "import-directory")

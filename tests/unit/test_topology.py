@@ -7,11 +7,16 @@ the workers' @event_handler methods. If the two disagree, events vanish or pile 
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from nameko.events import EventHandler
 
 from services.common.messaging import SUBSCRIPTIONS, queue_name
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SERVICES = ("intake", "routing", "mediation", "education", "blacklist")
 
@@ -30,6 +35,8 @@ def worker_class(service: str) -> type:
 
 
 def declared_handlers() -> set[Handler]:
+    from nameko.events import EventHandler
+
     found: set[Handler] = set()
     for service in SERVICES:
         cls = worker_class(service)
@@ -51,7 +58,17 @@ def subscribed_handlers() -> set[Handler]:
 
 @pytest.fixture(scope="module")
 def declared() -> set[Handler]:
-    return declared_handlers()
+    # Importing the workers imports nameko and eventlet, which must stay out of the pytest
+    # process that later makes gRPC calls and forks the platform: read them in a child.
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.unit.test_topology"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return {tuple(h) for h in json.loads(run.stdout)}
 
 
 def test_the_workers_declare_event_handlers(declared: set[Handler]) -> None:
@@ -77,3 +94,7 @@ def test_no_event_is_published_into_a_queue_nobody_reads(declared: set[Handler])
 def test_every_subscribed_event_comes_from_a_known_service() -> None:
     for source, _event_type in SUBSCRIPTIONS:
         assert source in SERVICES
+
+
+if __name__ == "__main__":
+    print(json.dumps(sorted(declared_handlers())))
