@@ -77,13 +77,7 @@ class Platform:
         return env
 
     def settings(self) -> settings_mod.Settings:
-        saved = dict(os.environ)
-        try:
-            os.environ.update(self.env)
-            return settings_mod.load()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        return settings_mod.load({**os.environ, **self.env})
 
     def _spawn(self, service: str, role: str, argv: list[str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,21 +17,21 @@ _BASE_INDEX = {name: i + 1 for i, name in enumerate(SERVICES)}
 DEV_SECRET = "xiaobao-development-secret-change-me"  # noqa: S105 - refused outside XIAOBAO_ENV=dev
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
+def _env(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name)
     return default if value is None or value == "" else value
 
 
-def _int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _env(env, name, str(default))
     try:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _env(env, name, str(default))
     try:
         return float(raw)
     except ValueError:
@@ -73,41 +74,42 @@ class Settings:
             raise KeyError(f"unknown service {name!r}; expected one of {SERVICES}") from None
 
 
-def load() -> Settings:
-    """Reads the environment now; use get() for the process-wide cached copy."""
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Reads the environment (or `env`) now; use get() for the process-wide cached copy."""
+    env = os.environ if env is None else env
     services = {}
     for name in SERVICES:
         i = _BASE_INDEX[name]
         upper = name.upper()
-        grpc_port = _int(f"XIAOBAO_{upper}_GRPC_PORT", 50050 + i)
+        grpc_port = _int(env, f"XIAOBAO_{upper}_GRPC_PORT", 50050 + i)
         services[name] = ServiceSettings(
             name=name,
             grpc_port=grpc_port,
-            api_metrics_port=_int(f"XIAOBAO_{upper}_METRICS_PORT", 9100 + i),
-            worker_metrics_port=_int(f"XIAOBAO_{upper}_WORKER_METRICS_PORT", 9200 + i),
-            address=_env(f"XIAOBAO_{upper}_ADDR", f"127.0.0.1:{grpc_port}"),
-            database_url=_env(f"XIAOBAO_{upper}_DATABASE_URL", ""),
+            api_metrics_port=_int(env, f"XIAOBAO_{upper}_METRICS_PORT", 9100 + i),
+            worker_metrics_port=_int(env, f"XIAOBAO_{upper}_WORKER_METRICS_PORT", 9200 + i),
+            address=_env(env, f"XIAOBAO_{upper}_ADDR", f"127.0.0.1:{grpc_port}"),
+            database_url=_env(env, f"XIAOBAO_{upper}_DATABASE_URL", ""),
         )
-    env = _env("XIAOBAO_ENV", "dev")
-    auth_secret = _env("XIAOBAO_AUTH_SECRET", DEV_SECRET)
-    pii_key = _env("XIAOBAO_PII_KEY", DEV_SECRET)
-    if env != "dev" and DEV_SECRET in (auth_secret, pii_key):
+    deployment = _env(env, "XIAOBAO_ENV", "dev")
+    auth_secret = _env(env, "XIAOBAO_AUTH_SECRET", DEV_SECRET)
+    pii_key = _env(env, "XIAOBAO_PII_KEY", DEV_SECRET)
+    if deployment != "dev" and DEV_SECRET in (auth_secret, pii_key):
         raise ValueError(
             "XIAOBAO_AUTH_SECRET and XIAOBAO_PII_KEY must be set outside XIAOBAO_ENV=dev"
         )
     return Settings(
-        env=env,
-        data_dir=Path(_env("XIAOBAO_DATA_DIR", ".data")).resolve(),
-        database_url=_env("XIAOBAO_DATABASE_URL", ""),
-        amqp_uri=_env("XIAOBAO_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
-        bind_host=_env("XIAOBAO_BIND_HOST", "127.0.0.1"),
+        env=deployment,
+        data_dir=Path(_env(env, "XIAOBAO_DATA_DIR", ".data")).resolve(),
+        database_url=_env(env, "XIAOBAO_DATABASE_URL", ""),
+        amqp_uri=_env(env, "XIAOBAO_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
+        bind_host=_env(env, "XIAOBAO_BIND_HOST", "127.0.0.1"),
         auth_secret=auth_secret,
         pii_key=pii_key,
-        outbox_poll_seconds=_float("XIAOBAO_OUTBOX_POLL_SECONDS", 0.2),
-        clock_sweep_seconds=_float("XIAOBAO_CLOCK_SWEEP_SECONDS", 60.0),
-        log_level=_env("XIAOBAO_LOG_LEVEL", "INFO").upper(),
-        log_format=_env("XIAOBAO_LOG_FORMAT", "text"),
-        routing_min_confidence=_float("XIAOBAO_ROUTING_MIN_CONFIDENCE", 0.72),
+        outbox_poll_seconds=_float(env, "XIAOBAO_OUTBOX_POLL_SECONDS", 0.2),
+        clock_sweep_seconds=_float(env, "XIAOBAO_CLOCK_SWEEP_SECONDS", 60.0),
+        log_level=_env(env, "XIAOBAO_LOG_LEVEL", "INFO").upper(),
+        log_format=_env(env, "XIAOBAO_LOG_FORMAT", "text"),
+        routing_min_confidence=_float(env, "XIAOBAO_ROUTING_MIN_CONFIDENCE", 0.72),
         services=services,
     )
 
