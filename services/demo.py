@@ -19,7 +19,7 @@ from services.common import settings as settings_mod
 from services.common.clients import stub
 from services.common.console import console
 from services.common.protoconv import to_timestamp
-from services.platform import BrokerUnreachable, Platform, check_broker
+from services.platform import BrokerUnreachable, Platform, PortsInUse, check_broker, check_ports
 from xiaobao.intake.v1 import intake_pb2 as ipb
 from xiaobao.routing.v1 import routing_pb2 as rpb
 
@@ -331,7 +331,8 @@ def run(once: bool, cases: int) -> int:
     cfg = settings_mod.get()
     try:
         check_broker(cfg.amqp_uri)
-    except BrokerUnreachable as exc:
+        check_ports(cfg, settings_mod.SERVICES)
+    except (BrokerUnreachable, PortsInUse) as exc:
         print(exc, file=sys.stderr)  # one line, never wrapped
         return 1
     for service in settings_mod.SERVICES:

@@ -9,6 +9,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +50,33 @@ def _die_with_parent() -> None:
     """Linux: a child gets SIGTERM if the demo or test run that started it is killed outright."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class PortsInUse(RuntimeError):
+    pass
+
+
+def check_ports(cfg: settings_mod.Settings, services: tuple[str, ...]) -> None:
+    """Refuses to start when a port is taken (another demo still running, say), naming it."""
+    taken = []
+    for name in services:
+        own = cfg.service(name)
+        for what, port in (
+            ("GRPC_PORT", own.grpc_port),
+            ("METRICS_PORT", own.api_metrics_port),
+            ("WORKER_METRICS_PORT", own.worker_metrics_port),
+        ):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind((cfg.bind_host, port))
+                except OSError:
+                    taken.append(f"{port} (XIAOBAO_{name.upper()}_{what})")
+    if taken:
+        raise PortsInUse(
+            f"ports already in use: {', '.join(taken)}; is another Xiaobao running? "
+            "Stop it or set those variables"
+        )
 
 
 @dataclass

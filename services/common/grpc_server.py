@@ -153,8 +153,12 @@ def serve(
     readiness = Readiness(service, health_servicer, names)
     readiness.check()
     address = f"{cfg.bind_host}:{own.grpc_port}"
-    if server.add_insecure_port(address) == 0:
-        raise SystemExit(f"{service} api: cannot listen on {address}")
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        raise SystemExit(f"{service} api: cannot listen on {address} (port in use?)")
     metrics.serve(own.api_metrics_port, cfg.bind_host)
     server.start()
     threading.Thread(target=readiness.run, name="readiness", daemon=True).start()
