@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from services.common import auth, db, grpc_server
-from services.common.clock import in_force
+from services.common.clock import Policy, in_force
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum, page, to_timestamp
@@ -22,9 +22,10 @@ from xiaobao.intake.v1 import intake_pb2_grpc
 STAFF = ("operator", "supervisor")
 
 
-def case_message(case: Case, detail: bool = True) -> pb.Case:
+def case_message(case: Case, policy: Policy, detail: bool = True) -> pb.Case:
+    """The case as staff see it; `policy` is read once per request, not once per clock."""
     now = datetime.now(UTC)
-    specs = in_force()[1].clocks
+    specs = policy.clocks
     msg = pb.Case(
         case_no=case.case_no or "",
         kind=name_to_enum(pb.CaseKind, case.kind),
@@ -60,7 +61,7 @@ def case_message(case: Case, detail: bool = True) -> pb.Case:
                 last_day=clock.last_day.isoformat() if clock.last_day else "",
                 deadline=to_timestamp(clock.deadline),
                 provisional=clock.provisional,
-                state=clock_state(clock, now),
+                state=clock_state(clock, now, policy.at_risk_fraction),
                 within_limit=bool(clock.within_limit),
                 elapsed_days=clock.elapsed_days
                 if clock.stopped_at or not clock.started_at
@@ -107,12 +108,14 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
             raise InvalidArgument("request_id", "is longer than 64 characters")
         with db.session_scope(self.factory) as session:
             case, duplicate = cases.submit(session, new, request.request_id, now)
-            return pb.SubmitCaseResponse(case=case_message(case), duplicate_request=duplicate)
+            return pb.SubmitCaseResponse(
+                case=case_message(case, in_force()[1]), duplicate_request=duplicate
+            )
 
     def GetCase(self, request: pb.GetCaseRequest, context: grpc.ServicerContext):
         auth.require(context, *STAFF)
         with db.session_scope(self.factory) as session:
-            return case_message(cases.get_case(session, request.case_no))
+            return case_message(cases.get_case(session, request.case_no), in_force()[1])
 
     def ListCases(self, request: pb.ListCasesRequest, context: grpc.ServicerContext):
         auth.require(context, *STAFF)
@@ -132,8 +135,9 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
             rows = session.scalars(query).all()
             more = len(rows) > limit
             rows = rows[:limit]
+            policy = in_force()[1]
             return pb.ListCasesResponse(
-                cases=[case_message(c, detail=False) for c in rows],
+                cases=[case_message(c, policy, detail=False) for c in rows],
                 next_page_token=str(rows[-1].id) if more else "",
             )
 
@@ -157,7 +161,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
                 principal.subject,
                 request.note[:500],
             )
-            return case_message(case)
+            return case_message(case, in_force()[1])
 
     def CloseCase(self, request: pb.CloseCaseRequest, context: grpc.ServicerContext):
         principal = auth.require(context, *STAFF)
@@ -170,7 +174,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
                     f"case {case.case_no} is with an institution; it closes on their answer"
                 )
             cases.close(session, case, datetime.now(UTC), principal.subject, request.resolution)
-            return case_message(case)
+            return case_message(case, in_force()[1])
 
 
 def register(server: grpc.Server) -> list[str]:

@@ -17,13 +17,13 @@ log = logging.getLogger(__name__)
 STATES = ("ok", "at_risk", "overdue")
 
 
-def clock_state(clock: ClockRecord, now: datetime) -> str:
+def clock_state(clock: ClockRecord, now: datetime, at_risk_fraction: float) -> str:
     """The state of a stored clock at `now`, as the clock engine defines it."""
     if clock.stopped_at is not None:
         return "stopped"
     if clock.started_at is None or clock.deadline is None:
         return "not_started"
-    return running_state(clock.started_at, clock.deadline, now, in_force()[1].at_risk_fraction)
+    return running_state(clock.started_at, clock.deadline, now, at_risk_fraction)
 
 
 class OpenClocksCollector:
@@ -45,14 +45,15 @@ class OpenClocksCollector:
         )
         counts: dict[tuple[str, str], int] = {}
         prov: dict[str, int] = {}
-        names = list(in_force()[1].clocks)
+        policy = in_force()[1]
+        names = list(policy.clocks)
         try:
             now = datetime.now(UTC)
             with db.session_scope(self.factory or db.session_factory("intake")) as session:
                 for clock in session.scalars(
                     select(ClockRecord).where(ClockRecord.stopped_at.is_(None))
                 ):
-                    state = clock_state(clock, now)
+                    state = clock_state(clock, now, policy.at_risk_fraction)
                     if state in STATES:
                         counts[(clock.name, state)] = counts.get((clock.name, state), 0) + 1
                     if clock.provisional:
