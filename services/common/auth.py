@@ -1,4 +1,4 @@
-"""Callers of the gRPC APIs: signed tokens in development, roles, an institution's node."""
+"""Callers of the gRPC APIs: client certificate (mtls) or signed token (dev), role, node."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def verify_token(token: str, secret: str | None = None) -> Principal:
 
 
 def principal_from(context: grpc.ServicerContext) -> Principal:
+    """The caller: its verified client certificate in mtls mode, else its bearer token."""
+    if settings_mod.get().auth_mode == "mtls":
+        return _principal_from_certificate(context)
     for key, value in context.invocation_metadata():
         if key == "authorization":
             scheme, _, token = value.partition(" ")
@@ -67,6 +70,20 @@ def principal_from(context: grpc.ServicerContext) -> Principal:
                 raise Unauthenticated("authorization must be 'Bearer <token>'")
             return verify_token(token)
     raise Unauthenticated("missing authorization metadata")
+
+
+def _principal_from_certificate(context: grpc.ServicerContext) -> Principal:
+    # A token is refused outright, even beside a good certificate: a development token that
+    # leaked must not work against production, and a client sending one is misconfigured.
+    if any(key == "authorization" for key, _ in context.invocation_metadata()):
+        raise Unauthenticated("bearer tokens are not accepted here; present a client certificate")
+    peer_certs = context.auth_context().get("x509_pem_cert")
+    if not peer_certs:
+        raise Unauthenticated("missing client certificate")
+    # Imported here: certs builds on this module's Principal and ROLES.
+    from services.common.certs import principal_from_pem
+
+    return principal_from_pem(peer_certs[0])
 
 
 def require(context: grpc.ServicerContext, *roles: str) -> Principal:

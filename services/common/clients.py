@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
+from pathlib import Path
 
 import grpc
 
@@ -13,21 +14,35 @@ _STUBS = {
     "intake": ("xiaobao.intake.v1.intake_pb2_grpc", "IntakeServiceStub"),
     "portal": ("xiaobao.routing.v1.routing_pb2_grpc", "InstitutionPortalStub"),
     "directory": ("xiaobao.routing.v1.routing_pb2_grpc", "DirectoryServiceStub"),
+    "desk": ("xiaobao.routing.v1.routing_pb2_grpc", "RoutingDeskStub"),
     "mediation": ("xiaobao.mediation.v1.mediation_pb2_grpc", "MediationServiceStub"),
     "education": ("xiaobao.education.v1.education_pb2_grpc", "EducationServiceStub"),
     "blacklist": ("xiaobao.blacklist.v1.blacklist_pb2_grpc", "BlacklistServiceStub"),
 }
-_SERVICE_OF = {"portal": "routing", "directory": "routing"}
+_SERVICE_OF = {"portal": "routing", "directory": "routing", "desk": "routing"}
 
 
 @cache
-def channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address)
+def channel(
+    address: str, ca_file: str = "", cert_file: str = "", key_file: str = ""
+) -> grpc.Channel:
+    """Plaintext; or, with `ca_file`, TLS trusting that CA and presenting the client certificate
+    if one is given. The server's certificate must list the address's host (no name override)."""
+    if not ca_file:
+        return grpc.insecure_channel(address)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=Path(ca_file).read_bytes(),
+        private_key=Path(key_file).read_bytes() if key_file else None,
+        certificate_chain=Path(cert_file).read_bytes() if cert_file else None,
+    )
+    return grpc.secure_channel(address, credentials)
 
 
 def stub(name: str, address: str | None = None):
-    """A stub by api name: intake, portal, directory, mediation, education, blacklist."""
+    """A stub by api name: intake, portal, directory, desk, mediation, education, blacklist."""
     module, cls = _STUBS[name]
     service = _SERVICE_OF.get(name, name)
-    target = address or settings_mod.get().service(service).address
-    return getattr(importlib.import_module(module), cls)(channel(target))
+    cfg = settings_mod.get()
+    target = address or cfg.service(service).address
+    tls = (cfg.tls_ca_file, cfg.tls_client_cert_file, cfg.tls_client_key_file)
+    return getattr(importlib.import_module(module), cls)(channel(target, *tls))

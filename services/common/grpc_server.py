@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent import futures
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -121,6 +122,51 @@ class Readiness:
             self.servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
 
+def _read(path: str, variable: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+
+
+def server_credentials(cfg: settings_mod.Settings) -> grpc.ServerCredentials:
+    """mtls mode: TLS with the api's certificate, and a client certificate from the client CA
+    required at the handshake, before any method runs."""
+    key = _read(cfg.tls_key_file, "XIAOBAO_TLS_KEY")
+    cert = _read(cfg.tls_cert_file, "XIAOBAO_TLS_CERT")
+    return grpc.ssl_server_credentials(
+        [(key, cert)],
+        root_certificates=_read(cfg.tls_client_ca_file, "XIAOBAO_TLS_CLIENT_CA"),
+        require_client_auth=True,
+    )
+
+
+def listen(server: grpc.Server, address: str, cfg: settings_mod.Settings) -> int:
+    """Binds an api's port as the auth mode wants: TLS requiring a client certificate in mtls
+    mode, plaintext in token mode. Returns the bound port, 0 if the address cannot be had."""
+    try:
+        if cfg.auth_mode == "mtls":
+            return server.add_secure_port(address, server_credentials(cfg))
+        return server.add_insecure_port(address)
+    except RuntimeError:
+        return 0
+
+
+def health_server(servicer: health.HealthServicer, address: str) -> tuple[grpc.Server, int]:
+    """A plaintext server carrying only Health, for probes that cannot present a client
+    certificate (Kubernetes' native gRPC probes). Shares the api's servicer, so it reports the
+    same readiness. Returns the unstarted server and its bound port (0: address in use)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health-grpc"),
+        options=[("grpc.so_reuseport", 0)],
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    try:
+        return server, server.add_insecure_port(address)
+    except RuntimeError:
+        return server, 0
+
+
 def serve(
     service: str,
     register: Callable[[grpc.Server], Iterable[str]],
@@ -153,16 +199,37 @@ def serve(
     readiness = Readiness(service, health_servicer, names)
     readiness.check()
     address = f"{cfg.bind_host}:{own.grpc_port}"
-    try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError:
-        bound = 0
-    if bound == 0:
+    mtls = cfg.auth_mode == "mtls"
+    if listen(server, address, cfg) == 0:
         raise SystemExit(f"{service} api: cannot listen on {address} (port in use?)")
+    probes = None
+    if mtls:
+        probe_address = f"{cfg.bind_host}:{own.health_port}"
+        probes, bound = health_server(health_servicer, probe_address)
+        if bound == 0:
+            raise SystemExit(f"{service} api: cannot listen on {probe_address} (port in use?)")
     metrics.serve(own.api_metrics_port, cfg.bind_host)
     server.start()
+    if probes is not None:
+        probes.start()
     threading.Thread(target=readiness.run, name="readiness", daemon=True).start()
-    log.info("%s api listening on %s, metrics on :%d", service, address, own.api_metrics_port)
+    if mtls:
+        log.info(
+            "%s api listening on %s with mutual TLS (client CA %s), plaintext health on :%d, "
+            "metrics on :%d",
+            service,
+            address,
+            cfg.tls_client_ca_file,
+            own.health_port,
+            own.api_metrics_port,
+        )
+    else:
+        log.info(
+            "%s api listening on %s in token mode (plaintext), metrics on :%d",
+            service,
+            address,
+            own.api_metrics_port,
+        )
 
     stopped = threading.Event()
 
@@ -175,3 +242,5 @@ def serve(
     signal.signal(signal.SIGINT, _stop)
     stopped.wait()
     server.stop(grace=5).wait()
+    if probes is not None:
+        probes.stop(grace=1).wait()

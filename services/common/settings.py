@@ -48,6 +48,9 @@ class ServiceSettings:
     address: str
     # Empty: derived from Settings.database_url or the embedded SQLite file.
     database_url: str
+    # mtls mode only: a plaintext port carrying nothing but Health, for Kubernetes' gRPC probes,
+    # which cannot present a client certificate.
+    health_port: int
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,24 @@ class Settings:
     log_level: str
     log_format: str
     routing_min_confidence: float
+    # How often routing sweeps open assignments for 60%/80% notices and breaches.
+    routing_sweep_seconds: float
+    # The routing policy (tiers, bounce limit, notice thresholds); empty: the packaged file.
+    routing_policy_file: str
     services: dict[str, ServiceSettings]
+    # How apis authenticate callers: "token" (signed bearer tokens, development) or "mtls"
+    # (verified client certificates, production; bearer tokens are then refused).
+    auth_mode: str = "token"
+    # Server side, mtls mode: the api's certificate and key, and the CA its clients' certificates
+    # must chain to.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    # Client side: with tls_ca_file set, clients open TLS channels trusting it and present the
+    # client certificate if one is set.
+    tls_ca_file: str = ""
+    tls_client_cert_file: str = ""
+    tls_client_key_file: str = ""
 
     def service(self, name: str) -> ServiceSettings:
         try:
@@ -89,6 +109,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             worker_metrics_port=_int(env, f"XIAOBAO_{upper}_WORKER_METRICS_PORT", 9200 + i),
             address=_env(env, f"XIAOBAO_{upper}_ADDR", f"127.0.0.1:{grpc_port}"),
             database_url=_env(env, f"XIAOBAO_{upper}_DATABASE_URL", ""),
+            health_port=_int(env, f"XIAOBAO_{upper}_HEALTH_PORT", grpc_port + 100),
         )
     deployment = _env(env, "XIAOBAO_ENV", "dev")
     auth_secret = _env(env, "XIAOBAO_AUTH_SECRET", DEV_SECRET)
@@ -97,6 +118,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise ValueError(
             "XIAOBAO_AUTH_SECRET and XIAOBAO_PII_KEY must be set outside XIAOBAO_ENV=dev"
         )
+    tls = _tls(env)
     return Settings(
         env=deployment,
         data_dir=Path(_env(env, "XIAOBAO_DATA_DIR", ".data")).resolve(),
@@ -110,8 +132,39 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         log_level=_env(env, "XIAOBAO_LOG_LEVEL", "INFO").upper(),
         log_format=_env(env, "XIAOBAO_LOG_FORMAT", "text"),
         routing_min_confidence=_float(env, "XIAOBAO_ROUTING_MIN_CONFIDENCE", 0.72),
+        routing_sweep_seconds=_float(env, "XIAOBAO_ROUTING_SWEEP_SECONDS", 60.0),
+        routing_policy_file=_env(env, "XIAOBAO_ROUTING_POLICY_FILE", ""),
         services=services,
+        **tls,
     )
+
+
+AUTH_MODES = ("token", "mtls")
+_TLS_VARIABLES = {
+    "tls_cert_file": "XIAOBAO_TLS_CERT",
+    "tls_key_file": "XIAOBAO_TLS_KEY",
+    "tls_client_ca_file": "XIAOBAO_TLS_CLIENT_CA",
+    "tls_ca_file": "XIAOBAO_TLS_CA",
+    "tls_client_cert_file": "XIAOBAO_TLS_CLIENT_CERT",
+    "tls_client_key_file": "XIAOBAO_TLS_CLIENT_KEY",
+}
+
+
+def _tls(env: Mapping[str, str]) -> dict[str, str]:
+    """The auth mode and TLS file settings, refusing a combination that cannot work."""
+    mode = _env(env, "XIAOBAO_AUTH_MODE", "token")
+    if mode not in AUTH_MODES:
+        raise ValueError(f"XIAOBAO_AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {mode!r}")
+    files = {field: _env(env, variable, "") for field, variable in _TLS_VARIABLES.items()}
+    if mode == "mtls":
+        for field in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            if not files[field]:
+                raise ValueError(f"{_TLS_VARIABLES[field]} must be set when XIAOBAO_AUTH_MODE=mtls")
+    if bool(files["tls_client_cert_file"]) != bool(files["tls_client_key_file"]):
+        raise ValueError("XIAOBAO_TLS_CLIENT_CERT and XIAOBAO_TLS_CLIENT_KEY must be set together")
+    if files["tls_client_cert_file"] and not files["tls_ca_file"]:
+        raise ValueError("XIAOBAO_TLS_CA must be set when XIAOBAO_TLS_CLIENT_CERT is")
+    return {"auth_mode": mode, **files}
 
 
 @lru_cache(maxsize=1)

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
+import grpc
+import jwt
 import pytest
 
-from services.common.auth import Principal, issue_token, verify_token
-from services.common.errors import InvalidArgument, Unauthenticated
+from services.common import settings as settings_mod
+from services.common.auth import (
+    ISSUER,
+    ROLES,
+    Principal,
+    bearer,
+    issue_token,
+    require,
+    verify_token,
+)
+from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 SECRET = "centre-test-secret-0123456789abcdef"
 
@@ -49,3 +62,83 @@ def test_an_institution_token_without_a_node_is_refused() -> None:
         issue_token("icbc-tj-desk", "institution", secret=SECRET)
     assert caught.value.field == "node_id"
     assert str(caught.value).startswith("node_id:")
+
+
+# What an api sees in token mode: the call's metadata, through principal_from / require.
+
+
+class _Call:
+    """The part of a grpc.ServicerContext auth reads."""
+
+    def __init__(self, *metadata: tuple[str, str]) -> None:
+        self.metadata = metadata
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.metadata
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {}
+
+
+@pytest.fixture()
+def token_mode(monkeypatch: pytest.MonkeyPatch) -> settings_mod.Settings:
+    cfg = settings_mod.load({"XIAOBAO_AUTH_SECRET": SECRET})
+    monkeypatch.setattr(settings_mod, "get", lambda: cfg)
+    return cfg
+
+
+def _refusal(*metadata: tuple[str, str]) -> Unauthenticated:
+    with pytest.raises(Unauthenticated) as caught:
+        require(_Call(*metadata), *ROLES)
+    assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+    return caught.value
+
+
+def test_a_bearer_token_is_how_a_caller_is_known_in_token_mode(token_mode) -> None:
+    token = issue_token("icbc-tj-desk", "institution", node_id="icbc-tj")
+    assert require(_Call(*bearer(token)), "institution") == Principal(
+        "icbc-tj-desk", "institution", "icbc-tj"
+    )
+
+
+def test_an_expired_token_is_unauthenticated(token_mode) -> None:
+    assert "expired" in str(_refusal(*bearer(issue_token("op-wang", "operator", ttl_seconds=-1))))
+
+
+def test_a_token_with_a_forged_signature_is_unauthenticated(token_mode) -> None:
+    header, payload, _ = issue_token("op-wang", "operator").split(".")
+    forged = jwt.encode(
+        {"iss": ISSUER, "sub": "op-wang", "role": "supervisor", "exp": int(time.time()) + 60},
+        "guessed-secret-0123456789abcdefgh",
+        algorithm="HS256",
+    ).split(".")[2]
+    _refusal(*bearer(f"{header}.{payload}.{forged}"))
+
+
+def test_an_unsigned_token_is_unauthenticated(token_mode) -> None:
+    unsigned = jwt.encode(
+        {"iss": ISSUER, "sub": "op-wang", "role": "supervisor", "exp": int(time.time()) + 60},
+        None,
+        algorithm="none",
+    )
+    _refusal(*bearer(unsigned))
+
+
+def test_a_token_from_another_issuer_is_unauthenticated(token_mode) -> None:
+    other = jwt.encode(
+        {"iss": "someone-else", "sub": "op-wang", "role": "operator", "exp": int(time.time()) + 60},
+        SECRET,
+        algorithm="HS256",
+    )
+    _refusal(*bearer(other))
+
+
+def test_a_call_without_a_token_is_unauthenticated(token_mode) -> None:
+    _refusal()
+    _refusal(("authorization", "Basic b3A6cGFzcw=="))
+
+
+def test_a_known_caller_in_the_wrong_role_is_denied(token_mode) -> None:
+    token = issue_token("icbc-tj-desk", "institution", node_id="icbc-tj")
+    with pytest.raises(PermissionDenied):
+        require(_Call(*bearer(token)), "operator", "supervisor")
