@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -12,6 +10,7 @@ from rich.table import Table
 from services.common import settings as settings_mod
 from services.common.clock_cli import app as clock_app
 from services.common.console import console, err
+from services.routing.cli import app as routing_app
 
 app = typer.Typer(
     help="Xiaobao: the case platform of a consumer-protection centre.", no_args_is_help=True
@@ -19,7 +18,6 @@ app = typer.Typer(
 db_app = typer.Typer(
     help="Database migrations (Alembic, one history per service).", no_args_is_help=True
 )
-routing_app = typer.Typer(help="The institution directory and resolver.", no_args_is_help=True)
 intake_app = typer.Typer(
     help="Cases: show and list (talks to the intake api).", no_args_is_help=True
 )
@@ -58,60 +56,6 @@ def db_upgrade(
         except Exception as exc:
             _fail(f"{name}: migration failed: {type(exc).__name__}: {exc}")
         console.print(f"{name}: database at {revision}")
-
-
-@routing_app.command("import-directory")
-def import_directory(
-    file: Path = typer.Argument(None, help="Directory YAML; default: the demo Tianjin directory."),
-) -> None:
-    """Loads or updates the institution directory (idempotent); reports what changed."""
-    from services.common import db
-    from services.routing import domain, store
-
-    path = file or store.DEMO_DIRECTORY
-    if not path.exists():
-        _fail(f"{path}: no such file", 2)
-    try:
-        nodes = store.read_directory_file(path)
-    except domain.DirectoryError as exc:
-        _fail(f"{path}: {exc}", 2)
-    with db.session_scope(db.session_factory(store.SERVICE)) as session:
-        report = store.import_directory(session, nodes)
-    console.print(
-        f"directory {path.name}: {len(nodes)} nodes; added {report.added}, changed {report.changed}, "
-        f"deactivated {report.deactivated}, unchanged {report.unchanged}"
-    )
-
-
-@routing_app.command("resolve")
-def resolve(
-    text: str = typer.Option(..., "--text", help="The institution as the consumer wrote it."),
-    region: str = typer.Option("", "--region", help="GB/T 2260 region code of the consumer."),
-    product: str = typer.Option("", "--product"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
-    """Prints which node the directory resolves the text to (reads the routing database)."""
-    from services.common import db
-    from services.routing import store
-
-    with db.session_scope(db.session_factory(store.SERVICE)) as session:
-        decision = store.resolver(session).resolve(text, region, product)
-    out = {
-        "node": decision.node.id if decision.node else None,
-        "name": decision.node.name if decision.node else None,
-        "confidence": decision.confidence,
-        "runner_up": decision.runner_up.id if decision.runner_up else None,
-        "runner_up_confidence": decision.runner_up_confidence,
-        "needs_human": decision.needs_human,
-    }
-    if as_json:
-        print(json.dumps(out, ensure_ascii=False))
-    else:
-        verdict = "needs a person" if decision.needs_human else "assign"
-        console.print(
-            f"{verdict}: {out['name']} ({out['node']}), confidence {out['confidence']:.2f}; "
-            f"runner-up {out['runner_up']} {out['runner_up_confidence']:.2f}"
-        )
 
 
 @auth_app.command("token")

@@ -148,9 +148,9 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
     ]
     slow = {"cpic-life-tj"}
     outcomes = [
-        rpb.ANSWER_OUTCOME_UPHELD,
-        rpb.ANSWER_OUTCOME_PARTIALLY_UPHELD,
-        rpb.ANSWER_OUTCOME_REJECTED,
+        rpb.ANSWER_OUTCOME_CLOSED_WITH_EXPLANATION,
+        rpb.ANSWER_OUTCOME_MONETARY_RELIEF,
+        rpb.ANSWER_OUTCOME_NON_MONETARY_RELIEF,
     ]
     answered: set[str] = set()
     held_back: set[str] = set()  # acknowledged by the slow insurer, not answered today
@@ -168,16 +168,28 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
             for a in page.assignments:
                 if a.status == rpb.ASSIGNMENT_STATUS_ASSIGNED:
                     portal.AcknowledgeCase(
-                        rpb.AcknowledgeCaseRequest(case_no=a.case_no), metadata=tokens[node]
+                        rpb.CaseRequest(case_no=a.case_no), metadata=tokens[node]
                     )
                     if node in slow:
                         held_back.add(a.case_no)
                 if a.status in _OPEN and node not in slow:
+                    outcome = rng.choice(outcomes)
+                    relief = (
+                        rng.randrange(200, 5000) * 100
+                        if outcome == rpb.ANSWER_OUTCOME_MONETARY_RELIEF
+                        else 0
+                    )
+                    contact = rpb.ContactRecord(
+                        method=rpb.CONTACT_METHOD_PHONE, staff_name="客服专员"
+                    )
+                    contact.contacted_at.GetCurrentTime()
                     portal.AnswerCase(
                         rpb.AnswerCaseRequest(
                             case_no=a.case_no,
-                            outcome=rng.choice(outcomes),
+                            outcome=outcome,
+                            relief_amount_fen=relief,
                             answer="经核实，已与客户电话沟通并书面告知处理结果。",
+                            contact=contact,
                         ),
                         metadata=tokens[node],
                     )
@@ -341,9 +353,11 @@ def run(once: bool, cases: int) -> int:
     from services.routing import store
 
     with db.session_scope(db.session_factory("routing")) as session:
-        report = store.import_directory(session, store.read_directory_file(store.DEMO_DIRECTORY))
+        report = store.import_directory(
+            session, store.read_directory_file(store.DEMO_DIRECTORY), source="demo"
+        )
     console.print(
-        f"demo directory loaded: {report.added} added, {report.changed} changed, "
+        f"demo directory loaded: {len(report.added)} added, {len(report.changed)} changed, "
         f"{report.unchanged} unchanged"
     )
     platform = Platform(log_dir=cfg.data_dir / "logs")

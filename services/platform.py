@@ -107,14 +107,21 @@ class Platform:
     def settings(self) -> settings_mod.Settings:
         return settings_mod.load({**os.environ, **self.env})
 
-    def _spawn(self, service: str, role: str, argv: list[str]) -> None:
+    def _spawn(
+        self,
+        service: str,
+        role: str,
+        argv: list[str],
+        extra_env: dict[str, str] | None = None,
+        log_name: str = "",
+    ) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{service}-{role}.log"
+        log_path = self.log_dir / f"{log_name or f'{service}-{role}'}.log"
         with log_path.open("ab") as out:
             popen = subprocess.Popen(
                 argv,
                 cwd=ROOT,
-                env=self.child_env(),
+                env={**self.child_env(), **(extra_env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -129,23 +136,47 @@ class Platform:
         cfg = self.settings()
         check_broker(cfg.amqp_uri)
         for service in services:
-            self._spawn(
-                service,
-                "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "nameko",
-                    "run",
-                    f"services.{service}.worker",
-                    "--broker",
-                    cfg.amqp_uri,
-                ],
-            )
+            self._spawn(service, "worker", self._worker_argv(service, cfg))
         self.wait_workers(services, cfg, timeout)
         for service in services:
             self._spawn(service, "api", [sys.executable, "-m", f"services.{service}.api"])
         self.wait_apis(services, cfg, timeout)
+
+    @staticmethod
+    def _worker_argv(service: str, cfg: settings_mod.Settings) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "nameko",
+            "run",
+            f"services.{service}.worker",
+            "--broker",
+            cfg.amqp_uri,
+        ]
+
+    def add_worker(self, service: str, replica: int, env: dict[str, str]) -> Process:
+        """Starts one more worker of a service (a second replica, as Kubernetes would run);
+        `env` must move what cannot be shared, such as its metrics port."""
+        self._spawn(
+            service,
+            "worker",
+            self._worker_argv(service, self.settings()),
+            extra_env=env,
+            log_name=f"{service}-worker-{replica}",
+        )
+        return self.processes[-1]
+
+    def stop_process(self, process: Process, timeout: float = 15.0) -> None:
+        """Stops one process (SIGTERM, then SIGKILL) and forgets it."""
+        if process.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGTERM)
+            try:
+                process.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.popen.pid, signal.SIGKILL)
+                process.popen.wait()
+        self.processes.remove(process)
 
     def _check_alive(self) -> None:
         for p in self.processes:

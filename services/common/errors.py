@@ -50,6 +50,12 @@ class PermissionDenied(XiaobaoError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
+class ResourceExhausted(XiaobaoError):
+    """A per-process limit is reached (e.g. open streams); the caller retries later."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class Unavailable(XiaobaoError):
     code = grpc.StatusCode.UNAVAILABLE
 

@@ -48,6 +48,12 @@ SUBSCRIPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("routing", "case_needs_routing"): [("intake", "on_case_needs_routing")],
     ("routing", "case_acknowledged"): [("intake", "on_case_acknowledged")],
     ("routing", "case_answered"): [("intake", "on_case_answered")],
+    ("routing", "case_extended"): [("intake", "on_case_extended")],
+    ("routing", "clock_paused"): [("intake", "on_clock_paused")],
+    ("routing", "clock_resumed"): [("intake", "on_clock_resumed")],
+    ("routing", "case_returned"): [("intake", "on_case_returned")],
+    ("routing", "deadline_approaching"): [("intake", "on_deadline_approaching")],
+    ("routing", "deadline_breached"): [("intake", "on_deadline_breached")],
 }
 
 DEAD_LETTER_EXCHANGE = "xiaobao.dead-letters"

@@ -28,6 +28,12 @@ CLOCK_PROVISIONAL_COMPUTED = Counter(
     "Deadlines computed over a year missing from the holiday table (weekends only).",
     ["clock"],
 )
+ROUTING_NOTICES = Counter(
+    "xiaobao_routing_clock_notices_total",
+    "Institution clock notices sent by routing's sweep: 60%/80% of the time, and breaches "
+    "(each breach escalates the case to the parent office).",
+    ["clock", "stage"],
+)
 # Open-case gauges (xiaobao_clock_open_cases{clock,state}) are computed from the database at
 # scrape time by each service's collector; see services/intake/metrics.py.
 

@@ -43,11 +43,19 @@ def record(
     actor: str,
     detail: str = "",
     data: dict | None = None,
+    effects: list[dict] | None = None,
 ) -> CaseEvent:
-    """Appends a timeline entry, applies its clock effects and refreshes the clock projection."""
+    """Appends a timeline entry, applies its clock effects and refreshes the clock projection.
+
+    The policy says which clocks the event starts and stops; `effects` adds what only the
+    event itself knows (an extension's new limit, a pause, a restart on reassignment).
+    """
     _calendar, policy = in_force()
     open_clocks = [c.name for c in case.clocks if c.stopped_at is None]
-    effects = domain.clock_effects(policy, case.kind, event_type, open_clocks)
+    effects = [
+        *domain.clock_effects(policy, case.kind, event_type, open_clocks),
+        *(e for e in effects or [] if e.get("clock") in policy.clocks),
+    ]
     entry = CaseEvent(
         at=at,
         type=event_type,
@@ -155,6 +163,10 @@ def submit(
             "complainant_name": case.complainant_name,
             "complainant_phone": case.complainant_phone,
             "phone_hash": case.phone_hash,
+            # Routing's tier policy sends elderly complainants' cases up; it needs the age only.
+            "complainant_age": domain.age_from_id_number(
+                new.id_number, new.received_at.astimezone(domain.SHANGHAI).date()
+            ),
         },
     )
     log.info("case %s received: %s via %s", case.case_no, case.kind, case.channel)

@@ -7,10 +7,10 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from services.common.calendar import WorkingCalendar
-from services.common.clock import ClockEvent, ClockStatus, Policy, evaluate
+from services.common.clock import SHANGHAI, ClockEvent, ClockStatus, Policy, evaluate
 from services.common.errors import InvalidArgument
 
 KINDS = ("complaint", "consultation", "mediation_request", "report", "petition")
@@ -49,6 +49,18 @@ def id_number_valid(value: str) -> bool:
         return False
     total = sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS, strict=True))
     return ID_CHECK[total % 11] == value[17]
+
+
+def age_from_id_number(id_number: str, on: date) -> int | None:
+    """Whole years of age on `on` from a resident ID's birth date (positions 7-14); None if unknown."""
+    if not id_number_valid(id_number):
+        return None
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return years if 0 <= years < 150 else None
 
 
 def normalise_phone(phone: str) -> str:
@@ -123,9 +135,7 @@ def keyed_hash(value: str, key: str) -> str:
 
 def case_number(received_at: datetime, serial: int) -> str:
     """XB + the Shanghai date of receipt + a serial: XB20261121000042."""
-    from zoneinfo import ZoneInfo
-
-    local = received_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    local = received_at.astimezone(SHANGHAI)
     return f"XB{local:%Y%m%d}{serial:06d}"
 
 

@@ -53,27 +53,128 @@ class IntakeWorker:
         case.status = "assigned" if case.status in ("received", "needs_routing") else case.status
         case.assigned_node_id = p["node_id"]
         case.assigned_node_name = p.get("node_name", "")
+        detail = f"assigned to {case.assigned_node_name} (confidence {p.get('confidence', 0):.2f})"
+        if p.get("tier_reason"):
+            detail += f"; {p['tier_reason']}"
+        # A reassigned case: the new institution's limit runs from its own receipt.
+        effects = [{"clock": p["clock"], "kind": "restart"}] if p.get("reassigned") else []
         cases.record(
             session,
             case,
             "routing.case_assigned",
             _at(envelope, "assigned_at"),
             "routing",
-            f"assigned to {case.assigned_node_name} (confidence {p.get('confidence', 0):.2f})",
+            detail,
+            effects=effects if p.get("clock") else [],
         )
 
     @handles("routing", "case_needs_routing")
     def on_case_needs_routing(self, session: Session, envelope: Envelope) -> None:
         case = self._case(session, envelope)
-        if case.status == "received":
+        if case.status in ("received", "assigned"):
             case.status = "needs_routing"
+        why = envelope.payload.get("why") or "no confident match in the directory"
         cases.record(
             session,
             case,
             "routing.case_needs_routing",
             envelope.occurred_at,
             "routing",
-            "no confident match in the directory: waiting for a person to route it",
+            f"{why}: waiting for a person to route it",
+        )
+
+    @handles("routing", "case_returned")
+    def on_case_returned(self, session: Session, envelope: Envelope) -> None:
+        case = self._case(session, envelope)
+        p = envelope.payload
+        cases.record(
+            session,
+            case,
+            "routing.case_returned",
+            _at(envelope, "at"),
+            p.get("node_id", "institution"),
+            f"returned as misrouted: {p.get('reason', '')}",
+            effects=[{"clock": p["clock"], "kind": "stop"}] if p.get("clock") else [],
+        )
+
+    @handles("routing", "case_extended")
+    def on_case_extended(self, session: Session, envelope: Envelope) -> None:
+        case = self._case(session, envelope)
+        p = envelope.payload
+        approver = f", approved by {p['approver']}" if p.get("approver") else ""
+        cases.record(
+            session,
+            case,
+            "routing.case_extended",
+            _at(envelope, "at"),
+            p.get("node_id", "institution"),
+            f"deadline extended to {p['to_days']} days ({p.get('article', '')}){approver}",
+            effects=[
+                {
+                    "clock": p["clock"],
+                    "kind": "extend",
+                    "limit": p["to_days"],
+                    "reason": p.get("reason", ""),
+                    "approver": p.get("approver", ""),
+                }
+            ],
+        )
+
+    @handles("routing", "clock_paused")
+    def on_clock_paused(self, session: Session, envelope: Envelope) -> None:
+        case = self._case(session, envelope)
+        p = envelope.payload
+        cases.record(
+            session,
+            case,
+            "routing.clock_paused",
+            _at(envelope, "at"),
+            p.get("node_id", "institution"),
+            f"institution clock paused for {p.get('reason', '')}",
+            effects=[{"clock": p["clock"], "kind": "pause", "reason": p.get("reason", "")}],
+        )
+
+    @handles("routing", "clock_resumed")
+    def on_clock_resumed(self, session: Session, envelope: Envelope) -> None:
+        case = self._case(session, envelope)
+        p = envelope.payload
+        cases.record(
+            session,
+            case,
+            "routing.clock_resumed",
+            _at(envelope, "at"),
+            p.get("node_id", "institution"),
+            "institution clock resumed",
+            effects=[{"clock": p["clock"], "kind": "resume"}],
+        )
+
+    @handles("routing", "deadline_approaching")
+    def on_deadline_approaching(self, session: Session, envelope: Envelope) -> None:
+        case = self._case(session, envelope)
+        p = envelope.payload
+        cases.record(
+            session,
+            case,
+            "routing.deadline_approaching",
+            _at(envelope, "at"),
+            "routing",
+            f"{p.get('threshold', '')} of the {p.get('clock', '')} time used; "
+            f"last day {p.get('last_day', '')}",
+        )
+
+    @handles("routing", "deadline_breached")
+    def on_deadline_breached(self, session: Session, envelope: Envelope) -> None:
+        case = self._case(session, envelope)
+        p = envelope.payload
+        to = p.get("escalated_to") or "no parent office"
+        cases.record(
+            session,
+            case,
+            "routing.deadline_breached",
+            _at(envelope, "at"),
+            "routing",
+            f"{p.get('node_id', '')} missed the {p.get('clock', '')} deadline "
+            f"{p.get('last_day', '')}; escalated to {to}",
         )
 
     @handles("routing", "case_acknowledged")
@@ -104,5 +205,9 @@ class IntakeWorker:
             p.get("node_id", "institution"),
             f"institution decided: {p.get('outcome', '')}",
         )
+        if p.get("outcome") == "referred_to_mediation":
+            # The dispute continues in mediation; the case stays open until it ends there.
+            case.status = "referred_to_mediation"
+            return
         # The institution told the complainant its decision (Art 18): the centre's case closes.
         cases.close(session, case, at, p.get("node_id", "institution"), p.get("answer", "")[:2000])

@@ -1,22 +1,45 @@
-"""Routing's public gRPC API: the institution portal and the directory (python -m services.routing.api)."""
+"""Routing's public gRPC API: the institution portal, the directory and the routing desk.
+
+python -m services.routing.api
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import base64
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from sqlalchemy import select
 
 from services.common import auth, db, grpc_server
-from services.common.errors import InvalidArgument
+from services.common.clock import in_force
+from services.common.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.common.logs import mask_name, mask_phone
-from services.common.protoconv import enum_to_name, name_to_enum, page, to_timestamp
+from services.common.protoconv import (
+    enum_to_name,
+    from_timestamp,
+    name_to_enum,
+    page,
+    to_timestamp,
+)
 from services.routing import domain, store
 from services.routing.models import Assignment
 from xiaobao.routing.v1 import routing_pb2 as pb
 from xiaobao.routing.v1 import routing_pb2_grpc
 
 MAX_ANSWER = 4000
+MAX_REASON = 1000
+MAX_NAME = 100
+MAX_RELIEF_FEN = 10**13
+LISTED_SUMMARY = 80
+# A following stream holds a server thread: cap them, and end each after a while (the client
+# reconnects with its cursor), so a crowd of idle streams cannot starve unary calls.
+MAX_FOLLOWING_STREAMS = 6
+MAX_STREAM_SECONDS = 300.0
+STREAM_POLL_SECONDS = 0.5
+STREAM_BATCH = 100
 
 
 def node_message(node: domain.DirectoryNode | None) -> pb.Node | None:
@@ -32,20 +55,63 @@ def node_message(node: domain.DirectoryNode | None) -> pb.Node | None:
         product_lines=list(node.product_lines),
         active=node.active,
         level=node.level,
+        short_names=list(node.short_names),
+        former_names=list(node.former_names),
     )
 
 
-def assignment_message(a: Assignment, names: dict[str, str], full_contact: bool) -> pb.Assignment:
+def _clock_message(a: Assignment, status) -> pb.InstitutionClock | None:
+    if status is None:
+        return None
+    extensions = [
+        pb.Extension(
+            to_days=int(e.get("limit") or 0),
+            reason=e.get("reason", ""),
+            approver=e.get("approver", ""),
+            at=to_timestamp(datetime.fromisoformat(e["at"])),
+        )
+        for e in a.clock_events or []
+        if e["kind"] == "extend"
+    ]
+    pause = store._open_pause(a)
+    state = "stopped" if status.state == "stopped" else status.state
+    return pb.InstitutionClock(
+        name=status.name,
+        limit_days=status.limit,
+        unit=status.unit,
+        article=status.article,
+        started_at=to_timestamp(status.started_at),
+        last_day=status.last_day.isoformat() if status.last_day else "",
+        deadline=to_timestamp(status.deadline),
+        provisional=status.provisional,
+        state=name_to_enum(pb.ClockState, state),
+        paused=pause is not None,
+        pause_reason=(
+            name_to_enum(pb.PauseReason, pause.get("reason", "")) if pause is not None else 0
+        ),
+        extensions=extensions,
+        paused_days=sum((b - a_).days + 1 for a_, b in status.paused_days),
+    )
+
+
+def assignment_message(
+    a: Assignment, names: store.Directory, full: bool, now: datetime, clock=None
+) -> pb.Assignment:
+    """The case as an institution sees it; `full` only where it acts on one case."""
+    if clock is None:
+        calendar, policy = in_force()
+        clock = store.clock_status(a, now, calendar, policy)
+    contact = a.contact or {}
     return pb.Assignment(
         case_no=a.case_no,
         node_id=a.node_id or "",
-        node_name=names.get(a.node_id or "", ""),
+        node_name=names.name(a.node_id),
         status=name_to_enum(pb.AssignmentStatus, a.status),
         case_kind=a.case_kind,
         product=a.product,
-        summary=a.summary if full_contact else a.summary[:80],
-        complainant_name=a.complainant_name if full_contact else mask_name(a.complainant_name),
-        complainant_phone=a.complainant_phone if full_contact else mask_phone(a.complainant_phone),
+        summary=a.summary if full else a.summary[:LISTED_SUMMARY],
+        complainant_name=a.complainant_name if full else mask_name(a.complainant_name),
+        complainant_phone=a.complainant_phone if full else mask_phone(a.complainant_phone),
         amount_in_dispute_fen=a.amount_in_dispute_fen,
         received_at=to_timestamp(a.received_at),
         assigned_at=to_timestamp(a.assigned_at),
@@ -54,31 +120,100 @@ def assignment_message(a: Assignment, names: dict[str, str], full_contact: bool)
         last_day=a.last_day.isoformat() if a.last_day else "",
         deadline=to_timestamp(a.deadline),
         provisional=a.provisional,
-        outcome=a.outcome,
-        answer=a.answer,
+        answer=a.answer if full else a.answer[:LISTED_SUMMARY],
+        answer_outcome=name_to_enum(pb.AnswerOutcome, a.outcome) if a.outcome else 0,
+        relief_amount_fen=a.relief_amount_fen,
+        contact=(
+            pb.ContactRecord(
+                method=name_to_enum(pb.ContactMethod, contact["method"]),
+                contacted_at=to_timestamp(datetime.fromisoformat(contact["contacted_at"])),
+                staff_name=contact.get("staff_name", ""),
+                note=contact.get("note", "") if full else "",
+            )
+            if contact.get("method")
+            else None
+        ),
+        clock=_clock_message(a, clock),
+        major=a.major,
+        elderly=a.elderly,
+        repeat=a.repeat,
+        tier_reason=a.tier_reason,
+        escalated_to_node_id=a.escalated_to_node_id,
+        returns=a.returns,
+        updated_at=to_timestamp(a.updated_at),
     )
 
 
+# --- cursors ---------------------------------------------------------------------------------
+
+_CURSOR_PREFIX = "v1:"
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError(raw)
+        seq = int(raw[len(_CURSOR_PREFIX) :])
+        if seq < 0:
+            raise ValueError(raw)
+        return seq
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("cursor", "is not a cursor this server issued") from None
+
+
+def _text(value: str, field: str, limit: int, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > limit:
+        raise InvalidArgument(field, f"is longer than {limit} characters")
+    return value
+
+
+def _case_no(request) -> str:
+    return _text(request.case_no, "case_no", 24)
+
+
 class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
-    """An institution sees, acknowledges and answers only the cases of its own subtree."""
+    """An institution sees and acts on only the cases of its own subtree."""
 
     def __init__(self) -> None:
         self.factory = db.session_factory(store.SERVICE)
+        self._following = threading.BoundedSemaphore(MAX_FOLLOWING_STREAMS)
 
-    def _scope(self, context, session) -> tuple[set[str], dict[str, str]]:
+    def _scope(self, context, session) -> tuple[auth.Principal, frozenset[str], store.Directory]:
         principal = auth.require(context, "institution")
-        nodes = store.directory(session)
-        names = {n.id: n.name for n in nodes}
-        if principal.node_id not in names:
+        current = store.current_directory(session)
+        if principal.node_id not in current.by_id:
             raise InvalidArgument(
                 "authorization", f"node {principal.node_id} is not in the directory"
             )
-        return domain.subtree_ids(nodes, principal.node_id), names
+        return principal, current.subtree(principal.node_id), current
+
+    def _act(self, context, case_no: str, action) -> pb.Assignment:
+        now = datetime.now(UTC)
+        with db.session_scope(self.factory) as session:
+            principal, allowed, current = self._scope(context, session)
+            a = store.visible_assignment(session, case_no, allowed)
+            action(session, a, principal.subject, now)
+            return assignment_message(a, current, full=True, now=now)
 
     def ListAssignedCases(self, request, context):
         limit, after = page(request.page_size, request.page_token)
+        now = datetime.now(UTC)
         with db.session_scope(self.factory) as session:
-            allowed, names = self._scope(context, session)
+            _, allowed, current = self._scope(context, session)
+            if request.node_id:
+                if request.node_id not in allowed:
+                    raise InvalidArgument("node_id", f"{request.node_id} is not in your subtree")
+                allowed = frozenset({request.node_id})
             query = (
                 select(Assignment)
                 .where(Assignment.node_id.in_(allowed), Assignment.id > after)
@@ -91,30 +226,154 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
             rows = session.scalars(query).all()
             more = len(rows) > limit
             rows = rows[:limit]
+            calendar, policy = in_force()
             return pb.ListAssignedCasesResponse(
-                assignments=[assignment_message(a, names, full_contact=False) for a in rows],
+                assignments=[
+                    assignment_message(
+                        a, current, False, now, store.clock_status(a, now, calendar, policy)
+                    )
+                    for a in rows
+                ],
                 next_page_token=str(rows[-1].id) if more else "",
             )
 
-    def AcknowledgeCase(self, request, context):
+    def StreamAssignedCases(self, request, context):
+        after = decode_cursor(request.cursor)
         with db.session_scope(self.factory) as session:
-            allowed, names = self._scope(context, session)
-            assignment = store.visible_assignment(session, request.case_no, allowed)
-            store.acknowledge(session, assignment, datetime.now(UTC))
-            return assignment_message(assignment, names, full_contact=True)
+            principal, _, _ = self._scope(context, session)
+        following = False
+        if request.follow:
+            if not self._following.acquire(blocking=False):
+                raise ResourceExhausted(
+                    "too many following streams on this server; retry shortly with your cursor"
+                )
+            following = True
+        try:
+            ends = time.monotonic() + MAX_STREAM_SECONDS
+            while context.is_active():
+                batch = self._changes(principal, after)
+                for update in batch:
+                    after = decode_cursor(update.cursor)
+                    yield update
+                if len(batch) == STREAM_BATCH:
+                    continue
+                if not request.follow or time.monotonic() >= ends:
+                    return
+                time.sleep(STREAM_POLL_SECONDS)
+        finally:
+            if following:
+                self._following.release()
+
+    def _changes(self, principal: auth.Principal, after: int) -> list[pb.AssignmentUpdate]:
+        now = datetime.now(UTC)
+        with db.session_scope(self.factory) as session:
+            current = store.current_directory(session)
+            allowed = current.subtree(principal.node_id)
+            rows = session.scalars(
+                select(Assignment)
+                .where(Assignment.node_id.in_(allowed), Assignment.feed_seq > after)
+                .order_by(Assignment.feed_seq)
+                .limit(STREAM_BATCH)
+            ).all()
+            calendar, policy = in_force()
+            return [
+                pb.AssignmentUpdate(
+                    assignment=assignment_message(
+                        a, current, False, now, store.clock_status(a, now, calendar, policy)
+                    ),
+                    cursor=encode_cursor(a.feed_seq),
+                )
+                for a in rows
+            ]
+
+    def GetAssignedCase(self, request, context):
+        return self._act(context, _case_no(request), lambda *_: None)
+
+    def AcknowledgeCase(self, request, context):
+        return self._act(
+            context,
+            _case_no(request),
+            lambda session, a, actor, now: store.acknowledge(session, a, actor, now),
+        )
+
+    def RequestExtension(self, request, context):
+        if request.to_days <= 0:
+            raise InvalidArgument("to_days", "must be the new limit in days, e.g. 30 or 60")
+        reason = _text(request.reason, "reason", MAX_REASON)
+        approver = _text(request.approver, "approver", MAX_NAME, required=False)
+        return self._act(
+            context,
+            _case_no(request),
+            lambda session, a, actor, now: store.request_extension(
+                session, a, request.to_days, reason, approver, actor, now
+            ),
+        )
+
+    def PauseClock(self, request, context):
+        reason = enum_to_name(pb.PauseReason, request.reason, "reason")
+        note = _text(request.note, "note", MAX_REASON)
+        return self._act(
+            context,
+            _case_no(request),
+            lambda session, a, actor, now: store.pause_clock(session, a, reason, note, actor, now),
+        )
+
+    def ResumeClock(self, request, context):
+        note = _text(request.note, "note", MAX_REASON, required=False)
+        return self._act(
+            context,
+            _case_no(request),
+            lambda session, a, actor, now: store.resume_clock(session, a, note, actor, now),
+        )
 
     def AnswerCase(self, request, context):
         outcome = enum_to_name(pb.AnswerOutcome, request.outcome, "outcome")
-        text = request.answer.strip()
-        if not text:
-            raise InvalidArgument("answer", "is required: the decision as told to the complainant")
-        if len(text) > MAX_ANSWER:
-            raise InvalidArgument("answer", f"is longer than {MAX_ANSWER} characters")
+        text = _text(request.answer, "answer", MAX_ANSWER)
+        relief = request.relief_amount_fen
+        if outcome == "monetary_relief":
+            if not 0 < relief <= MAX_RELIEF_FEN:
+                raise InvalidArgument(
+                    "relief_amount_fen", "must be more than 0 for MONETARY_RELIEF (in fen)"
+                )
+        elif relief != 0:
+            raise InvalidArgument("relief_amount_fen", "must be 0 unless the outcome is monetary")
+        contact = self._contact(request)
+        return self._act(
+            context,
+            _case_no(request),
+            lambda session, a, actor, now: store.answer(
+                session, a, outcome, text, relief, contact, actor, now
+            ),
+        )
+
+    @staticmethod
+    def _contact(request) -> dict:
+        if not request.HasField("contact"):
+            raise InvalidArgument("contact", "is required: how the complainant was told (Art 18)")
+        c = request.contact
+        method = enum_to_name(pb.ContactMethod, c.method, "contact.method")
+        at = from_timestamp(c.contacted_at, "contact.contacted_at")
+        if at is None:
+            raise InvalidArgument("contact.contacted_at", "is required")
+        if at > datetime.now(UTC) + timedelta(minutes=5):
+            raise InvalidArgument("contact.contacted_at", "is in the future")
+        return {
+            "method": method,
+            "contacted_at": at.isoformat(),
+            "staff_name": _text(c.staff_name, "contact.staff_name", MAX_NAME, required=False),
+            "note": _text(c.note, "contact.note", MAX_REASON, required=False),
+        }
+
+    def ReturnCase(self, request, context):
+        case_no = _case_no(request)
+        reason = _text(request.reason, "reason", MAX_REASON)
+        hint = _text(request.hint, "hint", 200, required=False)
+        now = datetime.now(UTC)
         with db.session_scope(self.factory) as session:
-            allowed, names = self._scope(context, session)
-            assignment = store.visible_assignment(session, request.case_no, allowed)
-            store.answer(session, assignment, outcome, text, datetime.now(UTC))
-            return assignment_message(assignment, names, full_contact=True)
+            principal, allowed, _ = self._scope(context, session)
+            a = store.visible_assignment(session, case_no, allowed)
+            store.return_case(session, a, reason, hint, principal.subject, now)
+        return pb.ReturnCaseResponse(case_no=case_no)
 
 
 class DirectoryService(routing_pb2_grpc.DirectoryServiceServicer):
@@ -122,41 +381,121 @@ class DirectoryService(routing_pb2_grpc.DirectoryServiceServicer):
         self.factory = db.session_factory(store.SERVICE)
 
     def ListNodes(self, request, context):
-        auth.require(context, "operator", "supervisor", "institution")
+        principal = auth.require(context, "operator", "supervisor", "institution")
         with db.session_scope(self.factory) as session:
-            nodes = store.directory(session)
-            if request.root_id:
-                ids = domain.subtree_ids(nodes, request.root_id)
-                if request.root_id not in {n.id for n in nodes}:
-                    raise InvalidArgument("root_id", f"unknown node {request.root_id}")
-                nodes = [n for n in nodes if n.id in ids]
+            current = store.current_directory(session)
+            root = request.root_id
+            if principal.role == "institution":
+                # An institution sees its own tree (its head office and every office under it).
+                top = principal.node_id
+                while current.by_id.get(top) and current.by_id[top].parent_id:
+                    top = current.by_id[top].parent_id or top
+                if root and root not in current.subtree(top):
+                    raise NotFound(f"node {root} not found")
+                root = root or top
+            if root and root not in current.by_id:
+                raise InvalidArgument("root_id", f"unknown node {root}")
+            ids = current.subtree(root) if root else None
+            nodes = [n for n in current.nodes if ids is None or n.id in ids]
             return pb.ListNodesResponse(nodes=[node_message(n) for n in nodes])
 
     def Resolve(self, request, context):
         auth.require(context, "operator", "supervisor")
-        if not request.text.strip():
-            raise InvalidArgument("text", "is required")
+        text = _text(request.text, "text", 200)
         if request.region_code and not domain.REGION_PATTERN.match(request.region_code):
             raise InvalidArgument("region_code", "must be 6 digits (GB/T 2260)")
         with db.session_scope(self.factory) as session:
-            decision = store.resolver(session).resolve(
-                request.text, request.region_code, request.product
-            )
+            decision = store.resolver(session).resolve(text, request.region_code, request.product)
             return pb.ResolveResponse(
                 node=node_message(decision.node),
                 confidence=decision.confidence,
                 runner_up=node_message(decision.runner_up),
                 runner_up_confidence=decision.runner_up_confidence,
                 needs_human=decision.needs_human,
+                matched=decision.matched,
+                reason=decision.reason,
+            )
+
+
+class RoutingDesk(routing_pb2_grpc.RoutingDeskServicer):
+    """The centre's staff: the queue of cases no rule could place, manual routing, scorecard."""
+
+    def __init__(self) -> None:
+        self.factory = db.session_factory(store.SERVICE)
+
+    def ListRoutingQueue(self, request, context):
+        auth.require(context, "operator", "supervisor")
+        limit, after = page(request.page_size, request.page_token)
+        with db.session_scope(self.factory) as session:
+            current = store.current_directory(session)
+            rows = session.scalars(
+                select(Assignment)
+                .where(Assignment.status == "needs_routing", Assignment.id > after)
+                .order_by(Assignment.id)
+                .limit(limit + 1)
+            ).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            cases = []
+            for a in rows:
+                tried = frozenset(h["node_id"] for h in a.route_history or [])
+                decision = current.resolver(excluding=tried).resolve(
+                    a.institution_text, a.region_code, a.product
+                )
+                cases.append(
+                    pb.QueuedCase(
+                        case_no=a.case_no,
+                        case_kind=a.case_kind,
+                        institution_text=a.institution_text,
+                        region_code=a.region_code,
+                        product=a.product,
+                        summary=a.summary,
+                        received_at=to_timestamp(a.received_at),
+                        why=a.queue_reason,
+                        suggestion=node_message(decision.node),
+                        confidence=decision.confidence,
+                        runner_up=node_message(decision.runner_up),
+                        returns=a.returns,
+                        returned_by=[h["node_id"] for h in a.route_history or []],
+                    )
+                )
+            return pb.ListRoutingQueueResponse(
+                cases=cases, next_page_token=str(rows[-1].id) if more else ""
+            )
+
+    def RouteCase(self, request, context):
+        principal = auth.require(context, "operator", "supervisor")
+        case_no = _case_no(request)
+        node_id = _text(request.node_id, "node_id", 64)
+        note = _text(request.note, "note", MAX_REASON, required=False)
+        now = datetime.now(UTC)
+        with db.session_scope(self.factory) as session:
+            a = store.route_by_desk(session, case_no, node_id, note, principal.subject, now)
+            return assignment_message(a, store.current_directory(session), True, now)
+
+    def GetScorecard(self, request, context):
+        from services.routing import reports
+
+        auth.require(context, "operator", "supervisor")
+        with db.session_scope(self.factory) as session:
+            try:
+                quarter, lines = reports.scorecard(session, request.quarter, request.root_id)
+            except ValueError as exc:
+                field = "root_id" if str(exc).startswith("root") else "quarter"
+                raise InvalidArgument(field, str(exc)) from None
+            return pb.ScorecardResponse(
+                quarter=quarter.label,
+                lines=[m for line in lines for m in reports.line_message(line)],
             )
 
 
 def register(server: grpc.Server) -> list[str]:
     routing_pb2_grpc.add_InstitutionPortalServicer_to_server(InstitutionPortal(), server)
     routing_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryService(), server)
+    routing_pb2_grpc.add_RoutingDeskServicer_to_server(RoutingDesk(), server)
     return [
-        pb.DESCRIPTOR.services_by_name["InstitutionPortal"].full_name,
-        pb.DESCRIPTOR.services_by_name["DirectoryService"].full_name,
+        pb.DESCRIPTOR.services_by_name[name].full_name
+        for name in ("InstitutionPortal", "DirectoryService", "RoutingDesk")
     ]
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UTCDateTime
@@ -30,6 +40,32 @@ class Node(Base):
     portal_contact: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     level: Mapped[int] = mapped_column(Integer, default=0)
+    short_names: Mapped[list] = mapped_column(JSON, default=list)
+    former_names: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class DirectoryVersion(Base):
+    """One row: bumped by every import that changes the directory, so apis can cache it."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FeedCounter(Base):
+    """One row: the sequence of assignment changes behind the portal's resumable stream.
+
+    Every change takes the next value with an UPDATE, whose row lock is held to commit, so
+    values become visible in the order they were taken and a reader never skips one.
+    """
+
+    __tablename__ = "feed_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Assignment(Base):
@@ -61,6 +97,48 @@ class Assignment(Base):
     runner_up_id: Mapped[str] = mapped_column(String(64), default="")
     outcome: Mapped[str] = mapped_column(String(32), default="")
     answer: Mapped[str] = mapped_column(Text, default="")
+    relief_amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    contact: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The institution's clock: its policy name and its events (start, pause, resume, extend,
+    # restart, stop) replayed by the clock engine; limit_days and deadline are derived copies
+    # kept for queries, next_check_at is when the sweep next needs to look (a notice or breach).
+    clock_name: Mapped[str] = mapped_column(String(40), default="")
+    clock_events: Mapped[list] = mapped_column(JSON, default=list)
+    limit_days: Mapped[int] = mapped_column(Integer, default=0)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Tiered assignment: what the case is, and why this level of the tree got it.
+    major: Mapped[bool] = mapped_column(Boolean, default=False)
+    elderly: Mapped[bool] = mapped_column(Boolean, default=False)
+    repeat: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier_reason: Mapped[str] = mapped_column(String(400), default="")
+    escalated_to_node_id: Mapped[str] = mapped_column(String(64), default="")
+    # Misrouting: who returned it and why; after the policy's bounce limit a person routes it.
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    route_history: Mapped[list] = mapped_column(JSON, default=list)
+    queue_reason: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feed_seq: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+
+
+class ClockNotice(Base):
+    """A 60%/80% notice or a breach, sent once per assignment, office and limit.
+
+    The unique key is what stops two sweeping workers from notifying or escalating twice: the
+    second insert fails and its event is never written.
+    """
+
+    __tablename__ = "clock_notice"
+    __table_args__ = (UniqueConstraint("case_no", "node_id", "limit_days", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_no: Mapped[str] = mapped_column(String(24))
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    limit_days: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(12))  # "60%", "80%", "breach"
+    clock_name: Mapped[str] = mapped_column(String(40))
+    escalated_to: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class OutboxMessage(OutboxMixin, Base):

@@ -1,16 +1,21 @@
-"""Routing's nameko worker: assigns every received case to its responsible node."""
+"""Routing's nameko worker: assigns every received case, and sweeps clocks for notices and breaches."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from nameko.timer import timer
 from sqlalchemy.orm import Session
 
+from services.common import metrics
+from services.common import settings as settings_mod
 from services.common.messaging import Envelope
 from services.common.worker import Database, Metrics, Relay, handles
 from services.routing import store
-from services.routing.models import Assignment, OutboxMessage, ProcessedEvent
+from services.routing.models import OutboxMessage, ProcessedEvent
+
+log = logging.getLogger(__name__)
 
 
 class RoutingWorker:
@@ -26,13 +31,18 @@ class RoutingWorker:
 
     @handles("intake", "case_closed")
     def on_case_closed(self, session: Session, envelope: Envelope) -> None:
-        # Closed by the centre (withdrawn, answered at the desk): nothing left for the institution.
-        assignment = session.scalar(
-            select(Assignment).where(Assignment.case_no == envelope.payload["case_no"])
-        )
-        if assignment is not None and assignment.status in (
-            "assigned",
-            "acknowledged",
-            "needs_routing",
-        ):
-            assignment.status = "closed"
+        store.close_by_centre(session, envelope.payload["case_no"], datetime.now(UTC))
+
+    @timer(interval=settings_mod.get().routing_sweep_seconds, eager=True)
+    def sweep_clocks(self) -> None:
+        """60% and 80% notices and breach escalations; other workers may sweep at the same time."""
+        try:
+            while True:
+                with self.db.session() as session:
+                    sent = store.sweep(session, datetime.now(UTC))
+                for notice in sent:
+                    metrics.ROUTING_NOTICES.labels(notice.clock, notice.stage).inc()
+                if len(sent) < store.SWEEP_BATCH:
+                    return
+        except Exception:  # the next tick tries again; a failed sweep must not kill the timer
+            log.exception("clock sweep failed")

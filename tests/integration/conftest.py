@@ -84,6 +84,8 @@ def platform_env(database_url: str, amqp_uri: str, tmp_path_factory) -> dict[str
         "XIAOBAO_AUTH_SECRET": TEST_SECRET,
         "XIAOBAO_PII_KEY": TEST_SECRET,
         "XIAOBAO_OUTBOX_POLL_SECONDS": "0.1",
+        # Routing's deadline sweep runs often, so a backdated clock is noticed within the test.
+        "XIAOBAO_ROUTING_SWEEP_SECONDS": "0.5",
     }
     for service in SERVICES:
         upper = service.upper()
@@ -177,6 +179,23 @@ def wait_assigned(node_id: str, case_no: str):
         return next(a for a in page.assignments if a.case_no == case_no)
 
     return eventually(assigned)
+
+
+def answer_request(
+    case_no: str, outcome: str = "CLOSED_WITH_EXPLANATION", text: str = "", relief_fen: int = 0
+):
+    """An answer as an institution sends it: outcome, text and how the complainant was told."""
+    from xiaobao.routing.v1 import routing_pb2 as rpb
+
+    contact = rpb.ContactRecord(method=rpb.CONTACT_METHOD_PHONE, staff_name="客服专员")
+    contact.contacted_at.GetCurrentTime()
+    return rpb.AnswerCaseRequest(
+        case_no=case_no,
+        outcome=rpb.AnswerOutcome.Value(f"ANSWER_OUTCOME_{outcome}"),
+        answer=text or "经核实，已电话告知处理结果。",
+        relief_amount_fen=relief_fen,
+        contact=contact,
+    )
 
 
 def wait_closed(case_no: str, staff):

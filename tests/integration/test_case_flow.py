@@ -11,7 +11,14 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.common.clients import stub
 from services.common.settings import SERVICES
-from tests.integration.conftest import eventually, institution, scrape, wait_assigned, wait_closed
+from tests.integration.conftest import (
+    answer_request,
+    eventually,
+    institution,
+    scrape,
+    wait_assigned,
+    wait_closed,
+)
 from xiaobao.blacklist.v1 import blacklist_pb2 as bpb
 from xiaobao.education.v1 import education_pb2 as epb
 from xiaobao.intake.v1 import intake_pb2 as ipb
@@ -73,16 +80,12 @@ def test_complaint_is_assigned_answered_and_closed_with_its_sli_counted(platform
     assert assignment.node_id == "pingan-life-tj"
     assert assignment.last_day  # the institution sees its decision deadline
 
-    acked = portal.AcknowledgeCase(
-        rpb.AcknowledgeCaseRequest(case_no=case.case_no), metadata=pingan
-    )
+    acked = portal.AcknowledgeCase(rpb.CaseRequest(case_no=case.case_no), metadata=pingan)
     assert acked.status == rpb.ASSIGNMENT_STATUS_ACKNOWLEDGED
     assert acked.complainant_phone == "13912345678"  # the institution calls the complainant back
     portal.AnswerCase(
-        rpb.AnswerCaseRequest(
-            case_no=case.case_no,
-            outcome=rpb.ANSWER_OUTCOME_UPHELD,
-            answer="同意全额退保，已电话告知。",
+        answer_request(
+            case.case_no, "MONETARY_RELIEF", "同意全额退保，已电话告知。", relief_fen=1_280_000
         ),
         metadata=pingan,
     )
@@ -139,12 +142,7 @@ def test_institution_cannot_see_another_institutions_case(platform, staff):
     listed = portal.ListAssignedCases(rpb.ListAssignedCasesRequest(), metadata=ccb)
     assert case.case_no not in {a.case_no for a in listed.assignments}
     with pytest.raises(grpc.RpcError) as err:
-        portal.AnswerCase(
-            rpb.AnswerCaseRequest(
-                case_no=case.case_no, outcome=rpb.ANSWER_OUTCOME_REJECTED, answer="x"
-            ),
-            metadata=ccb,
-        )
+        portal.AnswerCase(answer_request(case.case_no), metadata=ccb)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 

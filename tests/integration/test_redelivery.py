@@ -8,10 +8,16 @@ import pytest
 
 from services.common.clients import stub
 from services.common.messaging import event_exchange
-from tests.integration.conftest import eventually, institution, scrape, wait_assigned, wait_closed
+from tests.integration.conftest import (
+    answer_request,
+    eventually,
+    institution,
+    scrape,
+    wait_assigned,
+    wait_closed,
+)
 from tests.integration.test_case_flow import complaint
 from xiaobao.intake.v1 import intake_pb2 as ipb
-from xiaobao.routing.v1 import routing_pb2 as rpb
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +59,7 @@ def test_redelivered_events_change_nothing(platform, platform_env, staff):
 
     wait_assigned("pingan-life-tj", case.case_no)
     portal.AnswerCase(
-        rpb.AnswerCaseRequest(
-            case_no=case.case_no,
-            outcome=rpb.ANSWER_OUTCOME_REJECTED,
-            answer="不予退保，理由已书面告知。",
-        ),
-        metadata=pingan,
+        answer_request(case.case_no, text="不予退保，理由已书面告知。"), metadata=pingan
     )
 
     before = wait_closed(case.case_no, staff)

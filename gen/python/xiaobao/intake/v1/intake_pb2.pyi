@@ -38,6 +38,7 @@ class CaseStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CASE_STATUS_NEEDS_ROUTING: _ClassVar[CaseStatus]
     CASE_STATUS_ANSWERED: _ClassVar[CaseStatus]
     CASE_STATUS_CLOSED: _ClassVar[CaseStatus]
+    CASE_STATUS_REFERRED_TO_MEDIATION: _ClassVar[CaseStatus]
 CASE_KIND_UNSPECIFIED: CaseKind
 CASE_KIND_COMPLAINT: CaseKind
 CASE_KIND_CONSULTATION: CaseKind
@@ -58,6 +59,7 @@ CASE_STATUS_ASSIGNED: CaseStatus
 CASE_STATUS_NEEDS_ROUTING: CaseStatus
 CASE_STATUS_ANSWERED: CaseStatus
 CASE_STATUS_CLOSED: CaseStatus
+CASE_STATUS_REFERRED_TO_MEDIATION: CaseStatus
 
 class Complainant(_message.Message):
     __slots__ = ("name", "phone", "id_number", "region_code")

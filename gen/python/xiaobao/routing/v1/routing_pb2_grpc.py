@@ -27,7 +27,9 @@ if _version_not_supported:
 
 class InstitutionPortalStub:
     """The institution portal (CFPB-style company portal with Chinese deadlines).
-    Callers authenticate as an institution node and see only their own subtree.
+    Callers authenticate as an institution node (mutual TLS in production, a signed token in
+    development) and see only the cases of their own subtree; another institution's case is
+    NOT_FOUND exactly as a case that does not exist.
     """
 
     def __init__(self, channel):
@@ -41,9 +43,34 @@ class InstitutionPortalStub:
                 request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListAssignedCasesRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListAssignedCasesResponse.FromString,
                 _registered_method=True)
+        self.StreamAssignedCases = channel.unary_stream(
+                '/xiaobao.routing.v1.InstitutionPortal/StreamAssignedCases',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.StreamAssignedCasesRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.AssignmentUpdate.FromString,
+                _registered_method=True)
+        self.GetAssignedCase = channel.unary_unary(
+                '/xiaobao.routing.v1.InstitutionPortal/GetAssignedCase',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.CaseRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+                _registered_method=True)
         self.AcknowledgeCase = channel.unary_unary(
                 '/xiaobao.routing.v1.InstitutionPortal/AcknowledgeCase',
-                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.AcknowledgeCaseRequest.SerializeToString,
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.CaseRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+                _registered_method=True)
+        self.RequestExtension = channel.unary_unary(
+                '/xiaobao.routing.v1.InstitutionPortal/RequestExtension',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.RequestExtensionRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+                _registered_method=True)
+        self.PauseClock = channel.unary_unary(
+                '/xiaobao.routing.v1.InstitutionPortal/PauseClock',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.PauseClockRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+                _registered_method=True)
+        self.ResumeClock = channel.unary_unary(
+                '/xiaobao.routing.v1.InstitutionPortal/ResumeClock',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ResumeClockRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
                 _registered_method=True)
         self.AnswerCase = channel.unary_unary(
@@ -51,14 +78,33 @@ class InstitutionPortalStub:
                 request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.AnswerCaseRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
                 _registered_method=True)
+        self.ReturnCase = channel.unary_unary(
+                '/xiaobao.routing.v1.InstitutionPortal/ReturnCase',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ReturnCaseRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ReturnCaseResponse.FromString,
+                _registered_method=True)
 
 
 class InstitutionPortalServicer:
     """The institution portal (CFPB-style company portal with Chinese deadlines).
-    Callers authenticate as an institution node and see only their own subtree.
+    Callers authenticate as an institution node (mutual TLS in production, a signed token in
+    development) and see only the cases of their own subtree; another institution's case is
+    NOT_FOUND exactly as a case that does not exist.
     """
 
     def ListAssignedCases(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamAssignedCases(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAssignedCase(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -71,8 +117,34 @@ class InstitutionPortalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestExtension(self, request, context):
+        """15 → 30 → 60 days; beyond the policy's last step FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseClock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeClock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AnswerCase(self, request, context):
-        """Records the institution's decision; announces routing.case_answered.
+        """Records the decision and how the complainant was told; announces routing.case_answered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReturnCase(self, request, context):
+        """Not ours: the centre re-routes it (after too many returns a person does).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,15 +158,45 @@ def add_InstitutionPortalServicer_to_server(servicer, server):
                     request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListAssignedCasesRequest.FromString,
                     response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListAssignedCasesResponse.SerializeToString,
             ),
+            'StreamAssignedCases': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAssignedCases,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.StreamAssignedCasesRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.AssignmentUpdate.SerializeToString,
+            ),
+            'GetAssignedCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssignedCase,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.CaseRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.SerializeToString,
+            ),
             'AcknowledgeCase': grpc.unary_unary_rpc_method_handler(
                     servicer.AcknowledgeCase,
-                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.AcknowledgeCaseRequest.FromString,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.CaseRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.SerializeToString,
+            ),
+            'RequestExtension': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestExtension,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.RequestExtensionRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.SerializeToString,
+            ),
+            'PauseClock': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseClock,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.PauseClockRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.SerializeToString,
+            ),
+            'ResumeClock': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeClock,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ResumeClockRequest.FromString,
                     response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.SerializeToString,
             ),
             'AnswerCase': grpc.unary_unary_rpc_method_handler(
                     servicer.AnswerCase,
                     request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.AnswerCaseRequest.FromString,
                     response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.SerializeToString,
+            ),
+            'ReturnCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnCase,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ReturnCaseRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ReturnCaseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -106,7 +208,9 @@ def add_InstitutionPortalServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class InstitutionPortal:
     """The institution portal (CFPB-style company portal with Chinese deadlines).
-    Callers authenticate as an institution node and see only their own subtree.
+    Callers authenticate as an institution node (mutual TLS in production, a signed token in
+    development) and see only the cases of their own subtree; another institution's case is
+    NOT_FOUND exactly as a case that does not exist.
     """
 
     @staticmethod
@@ -137,6 +241,60 @@ class InstitutionPortal:
             _registered_method=True)
 
     @staticmethod
+    def StreamAssignedCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/xiaobao.routing.v1.InstitutionPortal/StreamAssignedCases',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.StreamAssignedCasesRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.AssignmentUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssignedCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.InstitutionPortal/GetAssignedCase',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.CaseRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def AcknowledgeCase(request,
             target,
             options=(),
@@ -151,7 +309,88 @@ class InstitutionPortal:
             request,
             target,
             '/xiaobao.routing.v1.InstitutionPortal/AcknowledgeCase',
-            xiaobao_dot_routing_dot_v1_dot_routing__pb2.AcknowledgeCaseRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.CaseRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestExtension(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.InstitutionPortal/RequestExtension',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.RequestExtensionRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseClock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.InstitutionPortal/PauseClock',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.PauseClockRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeClock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.InstitutionPortal/ResumeClock',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.ResumeClockRequest.SerializeToString,
             xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
             options,
             channel_credentials,
@@ -190,9 +429,36 @@ class InstitutionPortal:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ReturnCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.InstitutionPortal/ReturnCase',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.ReturnCaseRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.ReturnCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class DirectoryServiceStub:
-    """The directory and the resolver, for the centre's staff.
+    """The directory and the resolver, for the centre's staff (institutions may list their own tree).
     """
 
     def __init__(self, channel):
@@ -214,7 +480,7 @@ class DirectoryServiceStub:
 
 
 class DirectoryServiceServicer:
-    """The directory and the resolver, for the centre's staff.
+    """The directory and the resolver, for the centre's staff (institutions may list their own tree).
     """
 
     def ListNodes(self, request, context):
@@ -251,7 +517,7 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DirectoryService:
-    """The directory and the resolver, for the centre's staff.
+    """The directory and the resolver, for the centre's staff (institutions may list their own tree).
     """
 
     @staticmethod
@@ -298,6 +564,167 @@ class DirectoryService:
             '/xiaobao.routing.v1.DirectoryService/Resolve',
             xiaobao_dot_routing_dot_v1_dot_routing__pb2.ResolveRequest.SerializeToString,
             xiaobao_dot_routing_dot_v1_dot_routing__pb2.ResolveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class RoutingDeskStub:
+    """The centre's routing desk: cases no rule could place, and the quarterly scorecard.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListRoutingQueue = channel.unary_unary(
+                '/xiaobao.routing.v1.RoutingDesk/ListRoutingQueue',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListRoutingQueueRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListRoutingQueueResponse.FromString,
+                _registered_method=True)
+        self.RouteCase = channel.unary_unary(
+                '/xiaobao.routing.v1.RoutingDesk/RouteCase',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.RouteCaseRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+                _registered_method=True)
+        self.GetScorecard = channel.unary_unary(
+                '/xiaobao.routing.v1.RoutingDesk/GetScorecard',
+                request_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ScorecardRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ScorecardResponse.FromString,
+                _registered_method=True)
+
+
+class RoutingDeskServicer:
+    """The centre's routing desk: cases no rule could place, and the quarterly scorecard.
+    """
+
+    def ListRoutingQueue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RouteCase(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScorecard(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RoutingDeskServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListRoutingQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRoutingQueue,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListRoutingQueueRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListRoutingQueueResponse.SerializeToString,
+            ),
+            'RouteCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.RouteCase,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.RouteCaseRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.SerializeToString,
+            ),
+            'GetScorecard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScorecard,
+                    request_deserializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ScorecardRequest.FromString,
+                    response_serializer=xiaobao_dot_routing_dot_v1_dot_routing__pb2.ScorecardResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'xiaobao.routing.v1.RoutingDesk', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('xiaobao.routing.v1.RoutingDesk', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RoutingDesk:
+    """The centre's routing desk: cases no rule could place, and the quarterly scorecard.
+    """
+
+    @staticmethod
+    def ListRoutingQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.RoutingDesk/ListRoutingQueue',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListRoutingQueueRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.ListRoutingQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RouteCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.RoutingDesk/RouteCase',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.RouteCaseRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.Assignment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScorecard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.routing.v1.RoutingDesk/GetScorecard',
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.ScorecardRequest.SerializeToString,
+            xiaobao_dot_routing_dot_v1_dot_routing__pb2.ScorecardResponse.FromString,
             options,
             channel_credentials,
             insecure,

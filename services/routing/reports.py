@@ -1,0 +1,132 @@
+"""The scorecard from the routing database: one row per office a case was assigned to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.routing import scorecard as sc
+from services.routing import store
+from services.routing.models import Assignment, ClockNotice
+from xiaobao.routing.v1 import routing_pb2 as pb
+
+
+def score_rows(session: Session, quarter: sc.Quarter) -> list[sc.ScoreRow]:
+    """Every office's part in the cases assigned in the quarter (returned hops included)."""
+    assignments = session.scalars(
+        select(Assignment).where(
+            Assignment.assigned_at.is_not(None),
+            # A case reassigned after the quarter may have had its first hop within it.
+            Assignment.received_at < quarter.end,
+        )
+    ).all()
+    breached = {
+        (n.case_no, n.node_id)
+        for n in session.scalars(select(ClockNotice).where(ClockNotice.stage == "breach"))
+    }
+    rows: list[sc.ScoreRow] = []
+    for a in assignments:
+        history = list(a.route_history or [])
+        for i, hop in enumerate(history):
+            assigned_at = datetime.fromisoformat(hop["at"])
+            returned = "returned_at" in hop
+            current = i == len(history) - 1 and not returned
+            if not current:
+                rows.append(
+                    sc.ScoreRow(
+                        case_no=a.case_no,
+                        node_id=hop["node_id"],
+                        assigned_at=assigned_at,
+                        answered_at=None,
+                        deadline=None,
+                        returned=returned,
+                        breached=(a.case_no, hop["node_id"]) in breached,
+                        repeat=a.repeat,
+                    )
+                )
+                continue
+            rows.append(
+                sc.ScoreRow(
+                    case_no=a.case_no,
+                    node_id=a.node_id or hop["node_id"],
+                    assigned_at=assigned_at,
+                    answered_at=_aware(a.answered_at) if a.status == "answered" else None,
+                    deadline=_aware(a.deadline),
+                    extended=_extended_since_last_hop(a),
+                    paused=a.paused,
+                    outcome=a.outcome if a.status == "answered" else "",
+                    relief_fen=a.relief_amount_fen,
+                    repeat=a.repeat,
+                    breached=(a.case_no, a.node_id) in breached,
+                    returned=False,
+                )
+            )
+    return rows
+
+
+def _extended_since_last_hop(a: Assignment) -> bool:
+    extended = False
+    for e in a.clock_events or []:
+        if e["kind"] == "restart":
+            extended = False
+        elif e["kind"] == "extend":
+            extended = True
+    return extended
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def scorecard(
+    session: Session, quarter_text: str, root: str = "", now: datetime | None = None
+) -> tuple[sc.Quarter, list[sc.ScoreLine]]:
+    """ValueError for a bad quarter or an unknown root (the CLI and the api say which)."""
+    quarter = sc.Quarter.parse(quarter_text)
+    nodes = store.directory(session)
+    if root and root not in {n.id for n in nodes}:
+        raise ValueError(f"root: unknown node {root}")
+    lines = sc.compute(
+        score_rows(session, quarter),
+        nodes,
+        quarter,
+        now or datetime.now(UTC),
+        store.routing_policy().scorecard,
+        root=root or None,
+    )
+    return quarter, lines
+
+
+def _rate(value: float | None) -> float:
+    return -1.0 if value is None else round(value, 4)
+
+
+def line_message(line: sc.ScoreLine) -> list[pb.ScorecardLine]:
+    """Two messages per office: its subtree rolled up, then its own figures."""
+    out = []
+    for rolled_up, f in ((True, line.subtree), (False, line.own)):
+        out.append(
+            pb.ScorecardLine(
+                node_id=line.node_id,
+                node_name=line.name,
+                level=line.level,
+                rolled_up=rolled_up,
+                cases=f.cases,
+                answered=f.answered,
+                answered_within_limit=f.answered_within_limit,
+                overdue_open=f.overdue_open,
+                timely_rate=_rate(f.timely_rate),
+                extension_rate=_rate(f.extension_rate),
+                outcomes=dict(f.outcomes),
+                relief_fen=f.relief_fen,
+                repeat_rate=_rate(f.repeat_rate),
+                breaches=f.breaches,
+                returned=f.returned,
+                list=line.list if rolled_up else "",
+            )
+        )
+    return out
