@@ -166,6 +166,17 @@ class Platform:
         )
         return self.processes[-1]
 
+    def add_api(self, service: str, replica: int, env: dict[str, str]) -> Process:
+        """Starts one more api of a service; `env` must give it its own ports."""
+        self._spawn(
+            service,
+            "api",
+            [sys.executable, "-m", f"services.{service}.api"],
+            extra_env=env,
+            log_name=f"{service}-api-{replica}",
+        )
+        return self.processes[-1]
+
     def stop_process(self, process: Process, timeout: float = 15.0) -> None:
         """Stops one process (SIGTERM, then SIGKILL) and forgets it."""
         if process.popen.poll() is None:
