@@ -168,7 +168,7 @@ _NODE_KEYS = (
 _LIST_KEYS = ("short_names", "former_names", "aliases", "product_lines")
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when installed
     """Safe YAML that remembers where each mapping and key is, and refuses a key given twice."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -571,11 +571,11 @@ class Resolver:
         """Place names the directory's own office names teach (河西 → 120103), longest first."""
         found: dict[str, set[str]] = {}
 
-        def place(node: DirectoryNode) -> str:
+        def place(node: DirectoryNode, depth: int = 0) -> str:
             word = _LEVEL_WORDS.sub("", self._own_part(node, by_id))
             parent = by_id.get(node.parent_id or "")
-            if parent is not None and parent.parent_id is not None:
-                above = place(parent)
+            if parent is not None and parent.parent_id is not None and depth < len(by_id):
+                above = place(parent, depth + 1)
                 if above and word.startswith(above):
                     word = word[len(above) :]
             return word
@@ -654,6 +654,7 @@ class Resolver:
         query, product_in_text = self._query(text)
         if not query:
             return Resolution(None, 0.0, None, 0.0, True, reason="no institution was named")
+        named = product or f"{product_in_text} (named in the text)"
         product = product or product_in_text
         place = next(((w, code) for w, code in self._places if w in query), None)
         if place and (not region or not place[1].endswith("00")):
@@ -698,10 +699,10 @@ class Resolver:
         runner = next((r for r in ranked if r[1].id not in taken), None)
         rival = next((r for r in ranked[1:] if self._institution[r[1].id] != institution), None)
         confidence = min(top_score, 100.0) / 100.0
-        if product and product in top.product_lines and len(ranked) > 1:
-            reason.append(f"it offers {product}")
-        elif product and top.product_lines and product not in top.product_lines:
-            reason.append(f"though {product} is not among its products")
+        if product and product in top.product_lines:
+            reason.append(f"it offers {named}")
+        elif product and top.product_lines:
+            reason.append(f"though {named} is not among its products")
         if node is not top:
             reason.append(f"descended to {node.id} for {where_why}")
         needs_human = confidence < self.min_confidence
@@ -748,7 +749,7 @@ class Resolver:
                 for c in self._children.get(path[-1].id, [])
                 if region_covers(c.region_code, region)
             ]
-            if len(covering) != 1:
+            if len(covering) != 1 or covering[0] in path:  # a looped tree from a bad import
                 return path
             path.append(covering[0])
 
