@@ -40,6 +40,7 @@ COMPLAINTS = [
     ("工商银行天津分行", "120104", "payments", "手机银行转账失败资金未退回"),
     ("建行南开支行", "120104", "deposits", "老年客户柜台办理业务等待过久"),
     ("天津平安人寿保险", "120103", "annuity", "年金险退保手续费过高"),
+    ("太平洋人寿河北支公司", "120105", "health", "意外险伤残等级认定有争议，要求重新评定"),
     (
         "某某小贷公司",
         "120101",
@@ -145,8 +146,13 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
         "picc-pc-tj",
         "pingan-pc-tj",
         "cpic-life-tj",
+        "bohai-bank-tj",
     ]
     slow = {"cpic-life-tj"}
+    # The portal's other verbs, as a day brings them: the slow insurer extends a complex case
+    # and pauses one for an outside evaluation; the Bank of Tianjin returns a case that is not
+    # its customer's (it belongs to Bohai Bank), which routing re-resolves from the hint.
+    portal_actions: dict[str, list[str]] = {"extended": [], "paused": [], "returned": []}
     outcomes = [
         rpb.ANSWER_OUTCOME_CLOSED_WITH_EXPLANATION,
         rpb.ANSWER_OUTCOME_MONETARY_RELIEF,
@@ -166,12 +172,28 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
                 rpb.ListAssignedCasesRequest(page_size=500), metadata=tokens[node]
             )
             for a in page.assignments:
+                if (
+                    node == "bank-of-tianjin"
+                    and a.status == rpb.ASSIGNMENT_STATUS_ASSIGNED
+                    and not portal_actions["returned"]
+                ):
+                    portal.ReturnCase(
+                        rpb.ReturnCaseRequest(
+                            case_no=a.case_no,
+                            reason="经核查，客户理财产品系在渤海银行购买，非我行客户",
+                            hint="渤海银行天津分行",
+                        ),
+                        metadata=tokens[node],
+                    )
+                    portal_actions["returned"].append(a.case_no)
+                    continue
                 if a.status == rpb.ASSIGNMENT_STATUS_ASSIGNED:
                     portal.AcknowledgeCase(
                         rpb.CaseRequest(case_no=a.case_no), metadata=tokens[node]
                     )
                     if node in slow:
                         held_back.add(a.case_no)
+                        _slow_insurer(portal, tokens[node], a.case_no, portal_actions)
                 if a.status in _OPEN and node not in slow:
                     outcome = rng.choice(outcomes)
                     relief = (
@@ -195,7 +217,35 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
                     )
                     answered.add(a.case_no)
         time.sleep(0.3)
-    return {"submitted": submitted, "answered": answered & with_institution, "held_back": held_back}
+    return {
+        "submitted": submitted,
+        "answered": answered & with_institution,
+        "held_back": held_back,
+        "portal": portal_actions,
+    }
+
+
+def _slow_insurer(portal, token, case_no: str, done: dict[str, list[str]]) -> None:
+    """The first case it extends (complex: the sales recording must be retrieved), the second
+    it pauses while an outside firm evaluates the policy's cash value."""
+    if not done["extended"]:
+        portal.RequestExtension(
+            rpb.RequestExtensionRequest(
+                case_no=case_no, to_days=30, reason="需调取投保时的录音录像并核对多份保单，情况复杂"
+            ),
+            metadata=token,
+        )
+        done["extended"].append(case_no)
+    elif not done["paused"]:
+        portal.PauseClock(
+            rpb.PauseClockRequest(
+                case_no=case_no,
+                reason=rpb.PAUSE_REASON_EVALUATION,
+                note="委托第三方评估机构核定保单现金价值",
+            ),
+            metadata=token,
+        )
+        done["paused"].append(case_no)
 
 
 _OPEN = (rpb.ASSIGNMENT_STATUS_ASSIGNED, rpb.ASSIGNMENT_STATUS_ACKNOWLEDGED)
@@ -324,6 +374,49 @@ def print_summary(s: dict) -> None:
     console.print(table)
 
 
+def print_portal(actions: dict[str, list[str]]) -> None:
+    """What institutions did beyond answering, and the quarter's scorecard so far."""
+    labels = {
+        "extended": "extended to 30 days",
+        "paused": "clock paused for evaluation",
+        "returned": "returned as misrouted and re-routed",
+    }
+    console.print(
+        "institution portal: "
+        + "; ".join(f"{labels[k]} {', '.join(v) or '-'}" for k, v in actions.items()),
+        highlight=False,
+    )
+    desk = stub("desk")
+    now = datetime.now(UTC) + timedelta(hours=8)  # the quarter as Asia/Shanghai counts it
+    quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
+    card = desk.GetScorecard(rpb.ScorecardRequest(quarter=quarter), metadata=_staff())
+    table = Table(
+        "office",
+        "cases",
+        "answered",
+        "within limit",
+        "timely",
+        "extended",
+        "returned",
+        "list",
+        title=f"Institution scorecard {card.quarter} so far (per institution, rolled up)",
+    )
+    for line in card.lines:
+        if not line.rolled_up or line.level != 0:
+            continue
+        table.add_row(
+            line.node_name,
+            str(line.cases),
+            str(line.answered),
+            str(line.answered_within_limit),
+            "-" if line.timely_rate < 0 else f"{line.timely_rate:.0%}",
+            "-" if line.extension_rate < 0 else f"{line.extension_rate:.0%}",
+            str(line.returned),
+            line.list or "",
+        )
+    console.print(table)
+
+
 def scrape(url: str, prefix: str) -> dict[str, float]:
     """The samples of one metric family from a /metrics endpoint."""
     try:
@@ -375,6 +468,7 @@ def run(once: bool, cases: int) -> int:
         final = wait_closed([c.case_no for c in day["submitted"]], day["answered"])
         s = summary(final)
         print_summary(s)
+        print_portal(day["portal"])
         _service, _address, api_metrics, worker_metrics = platform.endpoints()[0]
         totals: dict[str, float] = {}
         for url in (api_metrics, worker_metrics):  # clocks stop in both intake processes
