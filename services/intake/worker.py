@@ -73,6 +73,9 @@ class IntakeWorker:
         case = self._case(session, envelope)
         if case.status in ("received", "assigned"):
             case.status = "needs_routing"
+            # Returned by every office it went to: with no one until a person routes it.
+            case.assigned_node_id = ""
+            case.assigned_node_name = ""
         why = envelope.payload.get("why") or "no confident match in the directory"
         cases.record(
             session,

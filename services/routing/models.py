@@ -122,18 +122,23 @@ class Assignment(Base):
 
 
 class ClockNotice(Base):
-    """A 60%/80% notice or a breach, sent once per assignment, office and limit.
+    """A 60%/80% notice or a breach, sent once per case, office, clock period and limit.
 
     The unique key is what stops two sweeping workers from notifying or escalating twice: the
     second insert fails and its event is never written.
     """
 
     __tablename__ = "clock_notice"
-    __table_args__ = (UniqueConstraint("case_no", "node_id", "limit_days", "stage"),)
+    __table_args__ = (
+        UniqueConstraint("case_no", "node_id", "period_started_at", "limit_days", "stage"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_no: Mapped[str] = mapped_column(String(24))
     node_id: Mapped[str] = mapped_column(String(64), index=True)
+    # The clock period: a case handed back to an office restarts its clock, and that new
+    # period's notices are new notices.
+    period_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     limit_days: Mapped[int] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(String(12))  # "60%", "80%", "breach"
     clock_name: Mapped[str] = mapped_column(String(40))

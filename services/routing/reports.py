@@ -30,6 +30,8 @@ def score_rows(session: Session, quarter: sc.Quarter) -> list[sc.ScoreRow]:
     for a in assignments:
         history = list(a.route_history or [])
         for i, hop in enumerate(history):
+            if "moved_at" in hop:
+                continue  # the desk moved it on: nothing to hold that office to
             assigned_at = datetime.fromisoformat(hop["at"])
             returned = "returned_at" in hop
             current = i == len(history) - 1 and not returned

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common import settings as settings_mod
@@ -439,11 +438,18 @@ def _assign_tiered(
     *,
     reassigned: bool,
     note: str = "",
+    tried: frozenset[str] = frozenset(),
 ) -> None:
     policy = routing_policy()
     tier = tiers.apply_tiers(
         policy, _facts(session, payload, node.id, policy, now), node, current.by_id
     )
+    if tier.node.id in tried:
+        # The policy would hand it back to an office that already said it is not theirs.
+        _to_desk(
+            session, a, f"{note}; the routing policy would send it back to {tier.node.id}", now
+        )
+        return
     a.tier_reason = (note + "; " if note else "") + tier.reason if tier.reason else note
     hand_to(session, a, tier.node, now, reassigned=reassigned)
     log.info(
@@ -533,6 +539,11 @@ def route_by_desk(
     if a.node_id == node_id:
         raise FailedPrecondition(f"case {case_no} is already with {node_id}")
     reassigned = a.assigned_at is not None
+    history = list(a.route_history or [])
+    if a.status in OPEN and history:
+        # Moved by the centre, not returned by the office: the office answers for nothing more.
+        history[-1] = {**history[-1], "moved_at": now.isoformat(), "reason": note or "moved"}
+        a.route_history = history
     a.tier_reason = f"routed by the desk ({actor})" + (f": {note}" if note else "")
     hand_to(session, a, node, now, reassigned=reassigned)
     return a
@@ -786,6 +797,7 @@ def return_case(
         now,
         reassigned=True,
         note=f"returned by {returned_by}",
+        tried=tried,
     )
 
 
@@ -816,6 +828,28 @@ class Notice:
 SWEEP_BATCH = 200
 
 
+def _claim_notice(session: Session, **values) -> bool:
+    """Inserts the notice unless its key exists; True if this transaction inserted it.
+
+    INSERT … ON CONFLICT DO NOTHING rather than a savepoint: on PostgreSQL a second worker's
+    insert waits for the first and then does nothing, and on SQLite no savepoint is opened
+    outside the driver's implicit transaction (which would commit the notice on release).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    inserted = session.execute(
+        insert(ClockNotice)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["case_no", "node_id", "period_started_at", "limit_days", "stage"]
+        )
+        .returning(ClockNotice.id)
+    ).scalar()
+    return inserted is not None
+
+
 def sweep(session: Session, now: datetime, batch: int = SWEEP_BATCH) -> list[Notice]:
     """Notifies and escalates what is due; safe with several workers sweeping at once.
 
@@ -843,19 +877,18 @@ def sweep(session: Session, now: datetime, batch: int = SWEEP_BATCH) -> list[Not
             continue
         stage = reached[-1]  # only the furthest: a late sweep does not send stale notices
         parent = current.active_parent(a.node_id or "") if stage == "breach" else None
-        notice = ClockNotice(
+        claimed = _claim_notice(
+            session,
             case_no=a.case_no,
             node_id=a.node_id or "",
+            period_started_at=status.started_at,
             limit_days=status.limit,
             stage=stage,
             clock_name=status.name,
             escalated_to=parent.id if parent else "",
             at=now,
         )
-        try:
-            with session.begin_nested():
-                session.add(notice)
-        except IntegrityError:
+        if not claimed:
             continue  # another worker sent it
         payload = {
             "case_no": a.case_no,

@@ -25,13 +25,14 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("case_no", sa.String(length=24), nullable=False),
         sa.Column("node_id", sa.String(length=64), nullable=False),
+        sa.Column("period_started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("limit_days", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=12), nullable=False),
         sa.Column("clock_name", sa.String(length=40), nullable=False),
         sa.Column("escalated_to", sa.String(length=64), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("case_no", "node_id", "limit_days", "stage"),
+        sa.UniqueConstraint("case_no", "node_id", "period_started_at", "limit_days", "stage"),
     )
     with op.batch_alter_table("clock_notice", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_clock_notice_at"), ["at"], unique=False)
