@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -18,9 +18,9 @@ REGION_PATTERN = re.compile(r"^\d{6}$")
 # Resolution, in score points (0-100; confidence is score / 100).
 REGION_BONUS = 2.0  # an office covering the consumer's region: a tie-breaker, never a reason
 PRODUCT_BONUS = 3.0  # an office selling the product the case is about
-PRODUCT_PENALTY = 15.0  # one that does not (never applied to an exact match)
-# Best and runner-up of *different institutions* closer than this (in confidence) is ambiguous:
-# "平安" alone fits Ping An Life, Ping An P&C and Ping An Bank equally, and a person decides.
+PRODUCT_PENALTY = 15.0  # one that does not (never to a name, or institution part, matched exactly)
+# The two institutions the text fits best closer than this (score / 100) is ambiguous: "平安"
+# alone fits Ping An Life, Ping An P&C and Ping An Bank equally, and a person decides.
 AMBIGUITY_MARGIN = 0.05
 # A former name (曾用名) is slightly weaker evidence than a current one, and a name form the
 # resolver composed itself (brand + the office's own part) weaker still.
@@ -28,6 +28,16 @@ _FORMER_WEIGHT = 0.99
 _COMPOSED_WEIGHT = 0.98
 _CUTOFF = 60.0  # texts less alike than this are not worth ranking
 _TIE = 1.0  # offices of one institution scoring within this many points fit the text equally
+# Institution first: the text's institution part is its match key without place words (the
+# directory's districts, and the city), the 区/县/新区 after them, and level words.
+_CORE_LEVELS = re.compile("分公司|支公司|分行|支行|营业部|总行|总公司|总部|分理处")
+_PLACE_SUFFIXES = "新区|区|县|市"
+_CITY = ("天津", "120000")  # a place word even in a directory whose office names do not teach it
+# An office inferred from more than the institution's name (a place, a level word) rather than
+# matched by its own: the one for the place named is nearly certain, the institution's office
+# covering that place (it has none there) a little less.
+_AT_PLACE = 0.95
+_NOT_THERE = 0.9
 
 # Legal forms and the country prefix carry no information about which office is meant.
 _LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "股份公司")
@@ -508,10 +518,64 @@ class _Key:
     weight: float
 
 
+@dataclass(frozen=True)
+class _Brand:
+    """An institution part: one of an office's names with its place and level words taken out
+    (工行 of 工行河西支行, 工商银行 of 中国工商银行股份有限公司天津市分行, 天津银行 of 天津银行滨海分行)."""
+
+    text: str
+    shown: str  # the name as written in the directory
+    source: str  # "name", "short name", "alias", "former name"
+    node: DirectoryNode
+    weight: float
+    tree: str  # the institution (head office id)
+    placed: bool  # the institution's names only use it beside a place (天津人保, 西青农商行)
+
+
+@dataclass(frozen=True)
+class _Institution:
+    """How well the text's institution part fits one institution, in score points with bonuses."""
+
+    score: float
+    brand: _Brand
+    how: str
+    offices: tuple[DirectoryNode, ...]  # whose names fit that well
+    core: str  # the text's institution part, as this institution reads the text
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where to look inside an institution: a place the text names, else the consumer's region."""
+
+    where: str
+    why: str
+    word: str = ""  # the place word when the text names one
+
+
+@dataclass
+class _Choice:
+    """One institution's answer to the text."""
+
+    score: float  # the institution's score points (ambiguity is judged on these)
+    confidence: float  # for the office reached
+    plain: float  # the same from the institution part alone, without the whole text's help
+    path: list[DirectoryNode]
+    matched: str
+    reason: list[str]
+
+    @property
+    def node(self) -> DirectoryNode:
+        return self.path[-1]
+
+
 @dataclass
 class Resolver:
-    """Fuzzy matching over names, short names, aliases and former names, then down the tree to
-    the consumer's region. Indexes are built once per directory, so resolve() stays cheap."""
+    """Institution first, office second. The text's institution part (the text without place and
+    level words: 农行 of 农行西青支行) picks the institution, compared with its names reduced the
+    same way, so 农行 and 建行 differ however alike 农行西青支行 and 建行西青支行 look. Within the
+    institution an exact name picks the office, else the place the text names, else the consumer's
+    region (down the tree); fuzzy matching of the whole text only helps inside the institution
+    chosen. Indexes are built once per directory, so resolve() stays cheap."""
 
     nodes: Sequence[DirectoryNode]
     min_confidence: float = 0.72
@@ -523,6 +587,16 @@ class Resolver:
     _institution: dict[str, str] = field(init=False, default_factory=dict)
     _places: list[tuple[str, str]] = field(init=False, default_factory=list)
     _fillers: tuple[str, ...] = field(init=False, default=())
+    _own_place: dict[str, str] = field(init=False, default_factory=dict)
+    _place_pattern: re.Pattern | None = field(init=False, default=None)
+    _place_codes: dict[str, str] = field(init=False, default_factory=dict)
+    _protect: dict[str, frozenset[str]] = field(init=False, default_factory=dict)
+    _brands: dict[str, list[_Brand]] = field(init=False, default_factory=dict)
+    _brand_texts: list[str] = field(init=False, default_factory=list)
+    _regions: dict[str, tuple[set[str], set[str], set[str]]] = field(
+        init=False, default_factory=dict
+    )
+    _tree_keys: dict[str, tuple[list[int], list[str]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         by_id = self._by_id = {n.id: n for n in self.nodes}
@@ -550,7 +624,12 @@ class Resolver:
         for node in active:
             self._compose(node, by_id, explicit)
         self._texts = [k.text for k in self._keys]
+        for index, key in enumerate(self._keys):
+            indexes, texts = self._tree_keys.setdefault(self._institution[key.node.id], ([], []))
+            indexes.append(index)
+            texts.append(key.text)
         self._fillers = tuple(f for f in _FILLERS if not any(f in t for t in self._texts))
+        self._index_brands(active)
 
     def _add(self, key: _Key) -> None:
         if not key.text:
@@ -584,6 +663,7 @@ class Resolver:
             word = place(node) if node.parent_id in by_id else ""
             if len(word) >= 2 and not word.isascii():
                 found.setdefault(word, set()).add(node.region_code)
+                self._own_place[node.id] = word
         words = [(w, codes.pop()) for w, codes in found.items() if len(codes) == 1]
         return sorted(words, key=lambda wc: -len(wc[0]))
 
@@ -610,6 +690,142 @@ class Resolver:
                     if brand and composed not in taken:
                         self._add(_Key(composed, text + part, source, node, weight))
 
+    # --- the institution part ---------------------------------------------------------------
+
+    def _index_brands(self, active: list[DirectoryNode]) -> None:
+        """Every name's institution part, by institution. A place word inside a head office's own
+        name (天津 of 天津银行) belongs to that institution's names and is kept there."""
+        self._place_codes = dict(self._places)
+        self._place_codes.setdefault(*_CITY)
+        words = sorted(self._place_codes, key=lambda w: -len(w))
+        alternatives = "|".join(re.escape(w) for w in words)
+        self._place_pattern = re.compile(f"({alternatives})({_PLACE_SUFFIXES})?")
+        for node in self.nodes:
+            if node.parent_id is None or node.parent_id not in self._by_id:
+                names = [_match_key(t) for t in (node.name, *node.short_names, *node.aliases)]
+                names += [_match_key(t) for t in node.former_names]
+                inside = frozenset(w for w in words if any(w in name for name in names))
+                self._protect[node.id] = inside
+        brands: list[_Brand] = []
+        for node in active:
+            tree = self._institution[node.id]
+            provinces, cities, districts = self._regions.setdefault(tree, (set(), set(), set()))
+            code = node.region_code
+            if code.endswith("0000"):
+                provinces.add(code[:2])
+            elif code.endswith("00"):
+                cities.add(code[:4])
+            else:
+                districts.add(code)
+            protect = self._protect.get(tree, frozenset())
+            for source, texts, weight in (
+                ("name", (node.name,), 1.0),
+                ("short name", node.short_names, 1.0),
+                ("alias", node.aliases, 1.0),
+                ("former name", node.former_names, _FORMER_WEIGHT),
+            ):
+                for text in texts:
+                    core, places = self._split(_match_key(text), protect)
+                    if core:
+                        brands.append(_Brand(core, text, source, node, weight, tree, bool(places)))
+        bare = {(b.text, b.tree) for b in brands if not b.placed}
+        seen: set[tuple[str, str, str]] = set()
+        for brand in brands:
+            if brand.placed and (brand.text, brand.tree) in bare:
+                continue  # 天津工行 says no more about ICBC than 工行 does
+            if (brand.text, brand.tree, brand.node.id) in seen:
+                continue
+            seen.add((brand.text, brand.tree, brand.node.id))
+            self._brands.setdefault(brand.text, []).append(brand)
+        self._brand_texts = list(self._brands)
+
+    def _split(self, key: str, protect: frozenset[str] = frozenset()) -> tuple[str, list]:
+        """The institution part of a match key, and the places taken out of it (word, code):
+        农行 and [(西青, 120111)] of 农行西青支行. Words in `protect` stay (天津 of 天津银行)."""
+        found: list[tuple[str, str]] = []
+
+        def cut(match: re.Match) -> str:
+            word, suffix = match.group(1), match.group(2) or ""
+            if word in protect:
+                return match.group(0)
+            code = self._place_codes[word]
+            found.append((word, code))
+            return suffix if suffix == "市" and not code.endswith("00") else ""
+
+        text = self._place_pattern.sub(cut, key) if self._place_pattern else key
+        return _CORE_LEVELS.sub("", text), found
+
+    def _brand_scores(self, core: str) -> dict[str, tuple[float, str]]:
+        """Each institution part's (score, how) against the text's, scored as whole texts are."""
+        scores: dict[str, tuple[float, str]] = {}
+        if core in self._brands:
+            scores[core] = (100.0, "exactly")
+        for text, score, _ in process.extract(
+            core, self._brand_texts, scorer=fuzz.ratio, limit=None, score_cutoff=_CUTOFF
+        ):
+            if score > scores.get(text, (-1.0,))[0]:
+                scores[text] = (score, "closely")
+        if len(core) < 2:
+            return scores
+        for text in self._brand_texts:
+            if text in core:
+                how = "within the text"
+            elif core in text:
+                how = "in part"
+            else:
+                continue
+            short, long = sorted((len(core), len(text)))
+            if short >= 2 and short < long:
+                score = 100.0 * (0.7 + 0.3 * short / long)
+                if score > scores.get(text, (-1.0,))[0]:
+                    scores[text] = (score, how)
+        return scores
+
+    def _institutions(
+        self, query: str, found: list, place_of: Callable[[str], _Place], product: str
+    ) -> dict[str, _Institution]:
+        """How well the text's institution part fits each institution that resembles it."""
+        present = frozenset(w for w, _ in found)
+        # The place words each institution keeps in the text (天津 by 天津银行).
+        reading = {tree: protect & present for tree, protect in self._protect.items()}
+        cores: dict[frozenset[str], str] = {}
+        best: dict[str, tuple[float, _Brand, str]] = {}
+        near: dict[str, list[tuple[float, DirectoryNode]]] = {}
+        for kept in set(reading.values()):
+            core, places = self._split(query, kept)
+            cores[kept] = core
+            if not core:
+                continue
+            for text, (score, how) in self._brand_scores(core).items():
+                for brand in self._brands[text]:
+                    if reading.get(brand.tree) != kept or (brand.placed and not places):
+                        continue  # 天津人保 tells 人保南开 apart, not 人保 alone
+                    points = score * brand.weight
+                    near.setdefault(brand.tree, []).append((points, brand.node))
+                    if points > best.get(brand.tree, (-1.0,))[0]:
+                        best[brand.tree] = (points, brand, how)
+        institutions: dict[str, _Institution] = {}
+        for tree, (points, brand, how) in best.items():
+            where = place_of(tree).where
+            score = points
+            if where and self._covers(tree, where):
+                score += REGION_BONUS
+            products = brand.node.product_lines
+            if product and product in products:
+                score += PRODUCT_BONUS
+            elif product and products and (how != "exactly" or brand.placed):
+                score -= PRODUCT_PENALTY  # 人保 (of 南开人保) names no one company of the group
+            offices = tuple(dict.fromkeys(n for p, n in near[tree] if points - p <= _TIE))
+            institutions[tree] = _Institution(score, brand, how, offices, cores[reading[tree]])
+        return institutions
+
+    def _covers(self, tree: str, region: str) -> bool:
+        """Whether some active office of the institution covers the region (region_covers)."""
+        provinces, cities, districts = self._regions[tree]
+        return region[:2] in provinces or region[:4] in cities or region in districts
+
+    # --- the whole text -------------------------------------------------------------------------
+
     def _query(self, text: str) -> tuple[str, str]:
         """The match key of the text with the words around the name dropped, and its product."""
         key = _match_key(text)
@@ -619,9 +835,13 @@ class Resolver:
             stripped = stripped.replace(filler, "")
         return (stripped or key), product
 
-    def _score(self, query: str) -> dict[str, tuple[float, _Key, str]]:
-        """Each node's best (score, key, how) over its keys."""
+    def _score(self, query: str, tree: str | None = None) -> dict[str, tuple[float, _Key, str]]:
+        """Each node's best (score, key, how) over its keys; only one institution's if given."""
         best: dict[str, tuple[float, _Key, str]] = {}
+        if tree is None:
+            indexes, texts = range(len(self._texts)), self._texts
+        else:
+            indexes, texts = self._tree_keys.get(tree, ((), ()))
 
         def offer(score: float, key: _Key, how: str) -> None:
             score *= key.weight
@@ -629,16 +849,17 @@ class Resolver:
                 best[key.node.id] = (score, key, how)
 
         for index in self._exact.get(query, ()):
-            offer(100.0, self._keys[index], "exactly")
-        for _, score, index in process.extract(
-            query, self._texts, scorer=fuzz.ratio, limit=None, score_cutoff=_CUTOFF
+            if tree is None or self._institution[self._keys[index].node.id] == tree:
+                offer(100.0, self._keys[index], "exactly")
+        for _, score, position in process.extract(
+            query, texts, scorer=fuzz.ratio, limit=None, score_cutoff=_CUTOFF
         ):
-            offer(score, self._keys[index], "closely")
+            offer(score, self._keys[indexes[position]], "closely")
         if len(query) < 2:
             return best
         # One name inside the other ("工行" in "我在工行办的卡", "平安" in "平安人寿") counts, but
         # less the less of the longer text it explains, so a whole branch name beats a short name.
-        for index, text in enumerate(self._texts):
+        for index, text in zip(indexes, texts, strict=True):
             if text in query:
                 how = "within the text"
             elif query in text:
@@ -650,20 +871,35 @@ class Resolver:
                 offer(100.0 * (0.7 + 0.3 * short / long), self._keys[index], how)
         return best
 
+    # --- deciding ---------------------------------------------------------------------------
+
     def resolve(self, text: str, region: str = "", product: str = "") -> Resolution:
         query, product_in_text = self._query(text)
         if not query:
             return Resolution(None, 0.0, None, 0.0, True, reason="no institution was named")
         named = product or f"{product_in_text} (named in the text)"
         product = product or product_in_text
-        place = next(((w, code) for w, code in self._places if w in query), None)
-        if place and (not region or not place[1].endswith("00")):
-            where, where_why = place[1], f"{place[0]} in the text ({place[1]})"
-        else:
-            where, where_why = region, f"region {region}"
-        ranked = []
-        for base, key, how in self._score(query).values():
-            node = key.node
+        core, found = self._split(query)
+        if not core and query not in self._exact:
+            reason = "no institution was named, only a place or an office level"
+            return Resolution(None, 0.0, None, 0.0, True, reason=reason)
+        places: dict[frozenset[str], _Place] = {}
+
+        def place_of(tree: str) -> _Place:
+            # 天津 is no place in 天津银行: each institution reads the text as it reads its names.
+            protect = self._protect.get(tree, frozenset())
+            if protect not in places:
+                usable = [(w, code) for w, code in found if w not in protect]
+                district = next(((w, c) for w, c in usable if not c.endswith("00")), None)
+                place = district or next(iter(usable), None)
+                if place and (not region or not place[1].endswith("00")):
+                    word, code = place
+                    places[protect] = _Place(code, f"{word} in the text ({code})", word)
+                else:
+                    places[protect] = _Place(region, f"region {region}")
+            return places[protect]
+
+        def adjusted(base: float, node: DirectoryNode, how: str, where: str) -> float:
             score = base
             if where and region_covers(node.region_code, where):
                 score += REGION_BONUS
@@ -671,58 +907,156 @@ class Resolver:
                 score += PRODUCT_BONUS
             elif product and node.product_lines and how != "exactly":
                 score -= PRODUCT_PENALTY
-            ranked.append((score, node, key, how))
-        ranked.sort(key=lambda r: (-r[0], r[1].level, r[1].id))
-        if not ranked:
+            return score
+
+        def whole(tree: str) -> list[tuple[float, DirectoryNode, _Key, str]]:
+            """The whole text against the institution's names, best first."""
+            where = place_of(tree).where
+            ranked = [
+                (adjusted(base, key.node, how, where), key.node, key, how)
+                for base, key, how in self._score(query, tree).values()
+            ]
+            return sorted(ranked, key=lambda r: (-r[0], r[1].level, r[1].id))
+
+        # A name matched exactly decides the institution; otherwise the institution part does.
+        exact: dict[str, float] = {}
+        for index in self._exact.get(query, ()):
+            key = self._keys[index]
+            tree = self._institution[key.node.id]
+            score = adjusted(100.0 * key.weight, key.node, "exactly", place_of(tree).where)
+            exact[tree] = max(score, exact.get(tree, score))
+        institutions = self._institutions(query, found, place_of, product)
+        contenders = []
+        for tree in {*institutions, *exact}:
+            score = max(
+                institutions[tree].score if tree in institutions else -1.0, exact.get(tree, -1.0)
+            )
+            level = self._by_id[tree].level
+            contenders.append((tree not in exact, -score, level, tree, score))
+        if not contenders:
             return Resolution(
                 None, 0.0, None, 0.0, True, reason="nothing in the directory resembles the text"
             )
-        top_score, top, key, how = ranked[0]
-        institution = self._institution[top.id]
-        reason = [f"{key.source} {key.shown} matched {how}"]
-        # "人保" fits 人保财险, 天津人保 and 滨海人保 alike: the text names the institution, not one
-        # of its offices, so start from the office above all the equally good ones.
-        tied = [
-            r[1]
-            for r in ranked
-            if top_score - r[0] <= _TIE and self._institution[r[1].id] == institution
-        ]
+        contenders.sort()
+        ranked = [whole(c[3]) for c in contenders[:2]]
+        top, *rest = (
+            self._choose(query, c[4], institutions.get(c[3]), r, place_of(c[3]), product, named)
+            for c, r in zip(contenders, ranked, strict=False)
+        )
+        rival = rest[0] if rest else None
+        ambiguous = rival is not None and (top.score - rival.score) / 100.0 < AMBIGUITY_MARGIN
+
+        # The runner-up is another office: not the one chosen, nor one it was reached through;
+        # the other institution's when that fits about as well.
+        taken = {n.id for n in top.path}
+        runner = next(
+            ((min(r[0], 100.0) / 100.0, r[1]) for r in ranked[0] if r[1].id not in taken),
+            None,
+        )
+        if runner is not None:
+            runner = (min(runner[0], top.confidence), runner[1])
+        # Another institution counts by its institution part alone: the words around it (西青支行)
+        # are what made 建行西青支行 look like 农行西青支行 in the first place.
+        if (
+            rival is not None
+            and rival.node.id not in taken
+            and (ambiguous or runner is None or rival.plain >= runner[0])
+        ):
+            runner = (rival.plain, rival.node)
+        reason = top.reason
+        needs_human = top.confidence < self.min_confidence
+        if needs_human:
+            reason.append(f"too weak to route ({top.confidence:.2f} < {self.min_confidence:.2f})")
+        elif ambiguous:
+            needs_human = True
+            reason.append(
+                f"but {rival.node.id} fits about as well ({rival.plain:.2f}), so a person decides"
+            )
+        return Resolution(
+            node=top.node,
+            confidence=round(top.confidence, 3),
+            runner_up=runner[1] if runner else None,
+            runner_up_confidence=round(runner[0], 3) if runner else 0.0,
+            needs_human=needs_human,
+            matched=top.matched,
+            reason="; ".join(reason),
+        )
+
+    def _choose(
+        self,
+        query: str,
+        score: float,
+        institution: _Institution | None,
+        ranked: list[tuple[float, DirectoryNode, _Key, str]],
+        place: _Place,
+        product: str,
+        named: str,
+    ) -> _Choice:
+        """The office of one institution that the text means: the one it names exactly, else
+        the one for the place it names (or the office covering that place when the institution
+        has none there), else down from its best fitting office to the consumer's region."""
+        exact = bool(ranked) and ranked[0][3] == "exactly"
+        if exact or institution is None:
+            points, _, key, how = ranked[0]
+            plain = points
+            reason = [f"{key.source} {key.shown} matched {how}"]
+            matched = key.shown
+            start = self._tied(ranked, reason)
+        else:
+            brand = institution.brand
+            said = f" (as {brand.text})" if brand.placed else ""
+            reason = [
+                f"{brand.source} {brand.shown} matched the institution {institution.how}{said}"
+            ]
+            matched = brand.shown
+            points = min(score, 100.0)
+            if query != institution.core:
+                # The text says more than the institution (a place, a level): the office is
+                # inferred from it, never as surely as from a name matched exactly.
+                points *= _AT_PLACE
+            plain = points
+            start = self._common_office(list(institution.offices))
+            if not place.word and ranked and ranked[0][0] >= score - _TIE:
+                # The whole text tells which of its offices: 平安车险 is 天津平安车险's.
+                key, how = ranked[0][2], ranked[0][3]
+                if key.shown != brand.shown:
+                    reason.append(f"{key.source} {key.shown} matched {how}")
+                matched = key.shown
+                points = max(points, ranked[0][0])
+                start = self._tied(ranked, reason)
+        if product and product in start.product_lines:
+            reason.append(f"it offers {named}")
+        elif product and start.product_lines:
+            reason.append(f"though {named} is not among its products")
+        path = self._descent(start, place.where, place.word)
+        node = path[-1]
+        there = True
+        if place.word and not exact and institution is not None:
+            there = node.region_code == place.where or self._own_place.get(node.id) == place.word
+            plain = min(score, 100.0) * (_AT_PLACE if there else _NOT_THERE)
+            # 工商银航河西支行 is close to 工商银行河西支行 as a whole, typo and all.
+            fit = next((r[0] for r in ranked if r[1] is node), -1.0)
+            points = max(plain, fit)
+        if not there:
+            reason.append(f"it has no office for {place.why}, so {node.id} answers")
+        elif node is not start:
+            reason.append(f"descended to {node.id} for {place.why}")
+        confidence, plain = min(points, 100.0) / 100.0, min(plain, 100.0) / 100.0
+        return _Choice(score, confidence, plain, path, matched, reason)
+
+    def _tied(
+        self, ranked: list[tuple[float, DirectoryNode, _Key, str]], reason: list
+    ) -> DirectoryNode:
+        """The best fitting office, or the one above all that fit equally well: "人保" fits
+        人保财险, 天津人保 and 滨海人保 alike, so it names the institution, not one of its offices."""
+        top_score, top = ranked[0][0], ranked[0][1]
+        tied = [r[1] for r in ranked if top_score - r[0] <= _TIE]
         if len(tied) > 1:
             above = self._common_office(tied)
             if above is not top:
                 reason.append(f"{len(tied)} of its offices fit equally, so started at {above.id}")
-                top = above
-        path = self._descent(top, where)
-        node = path[-1]
-        # The runner-up is another office: not the one chosen, nor one it was reached through.
-        taken = {n.id for n in path}
-        runner = next((r for r in ranked if r[1].id not in taken), None)
-        rival = next((r for r in ranked[1:] if self._institution[r[1].id] != institution), None)
-        confidence = min(top_score, 100.0) / 100.0
-        if product and product in top.product_lines:
-            reason.append(f"it offers {named}")
-        elif product and top.product_lines:
-            reason.append(f"though {named} is not among its products")
-        if node is not top:
-            reason.append(f"descended to {node.id} for {where_why}")
-        needs_human = confidence < self.min_confidence
-        if needs_human:
-            reason.append(f"too weak to route ({confidence:.2f} < {self.min_confidence:.2f})")
-        elif rival and (top_score - rival[0]) / 100.0 < AMBIGUITY_MARGIN:
-            needs_human = True
-            reason.append(
-                f"but {rival[1].id} fits about as well ({min(rival[0], 100.0) / 100:.2f}), "
-                "so a person decides"
-            )
-        return Resolution(
-            node=node,
-            confidence=round(confidence, 3),
-            runner_up=runner[1] if runner else None,
-            runner_up_confidence=round(min(runner[0], 100.0) / 100.0, 3) if runner else 0.0,
-            needs_human=needs_human,
-            matched=key.shown,
-            reason="; ".join(reason),
-        )
+                return above
+        return top
 
     def _common_office(self, offices: list[DirectoryNode]) -> DirectoryNode:
         """The lowest active office that all of these are, or sit under."""
@@ -739,7 +1073,9 @@ class Resolver:
                 return node
         return offices[0]
 
-    def _descent(self, node: DirectoryNode, region: str) -> list[DirectoryNode]:
+    def _descent(self, node: DirectoryNode, region: str, word: str = "") -> list[DirectoryNode]:
+        """Down from an office while exactly one active child covers the region, or, of several,
+        exactly one is named for the place `word` the text names."""
         path = [node]
         if not region:
             return path
@@ -749,6 +1085,8 @@ class Resolver:
                 for c in self._children.get(path[-1].id, [])
                 if region_covers(c.region_code, region)
             ]
+            if len(covering) > 1 and word:
+                covering = [c for c in covering if self._own_place.get(c.id) == word] or covering
             if len(covering) != 1 or covering[0] in path:  # a looped tree from a bad import
                 return path
             path.append(covering[0])

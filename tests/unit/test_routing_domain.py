@@ -270,3 +270,92 @@ def test_an_institutions_subtree_holds_its_branches_and_sub_branches(
     }
     assert subtree_ids(nodes, "icbc-tj-hexi") == {"icbc-tj-hexi"}
     assert "ccb" not in subtree_ids(nodes, "icbc")
+
+
+# --- institution first --------------------------------------------------------------------------
+
+
+def _bank(node_id: str, name: str, aliases: list[str], region: str, children=()) -> dict:
+    return {
+        "id": node_id,
+        "name": name,
+        "aliases": aliases,
+        "region_code": region,
+        "children": list(children),
+    }
+
+
+@pytest.fixture(scope="module")
+def two_banks() -> Resolver:
+    # 甲行 and 乙行 differ by one character; only 乙行 has an office in 河西. 天津丙银行 carries
+    # the city in its own name.
+    doc = {
+        "institutions": [
+            {
+                **_bank(
+                    "jia",
+                    "甲银行股份有限公司",
+                    ["甲行"],
+                    "110000",
+                    [_bank("jia-tj", "甲银行股份有限公司天津分行", [], "120000")],
+                ),
+                "kind": "bank",
+            },
+            {
+                **_bank(
+                    "yi",
+                    "乙银行股份有限公司",
+                    ["乙行"],
+                    "110000",
+                    [
+                        _bank(
+                            "yi-tj",
+                            "乙银行股份有限公司天津分行",
+                            [],
+                            "120000",
+                            [
+                                _bank(
+                                    "yi-tj-hexi",
+                                    "乙银行股份有限公司天津河西支行",
+                                    ["乙行河西支行"],
+                                    "120103",
+                                )
+                            ],
+                        )
+                    ],
+                ),
+                "kind": "bank",
+            },
+            {
+                **_bank(
+                    "bing",
+                    "天津丙银行股份有限公司",
+                    [],
+                    "120000",
+                    [_bank("bing-hexi", "天津丙银行股份有限公司河西支行", [], "120103")],
+                ),
+                "kind": "bank",
+            },
+        ]
+    }
+    return Resolver(parse_directory(doc))
+
+
+@pytest.mark.parametrize(
+    ("text", "node_id"),
+    [
+        ("乙行河西支行", "yi-tj-hexi"),  # its own alias
+        ("甲行河西支行", "jia-tj"),  # one character from 乙行河西支行, but 甲行 has no 河西 office
+        ("甲行天津", "jia-tj"),  # the consumer in 河西: 甲行 has no office there
+        ("乙行河西", "yi-tj-hexi"),
+        ("天津丙银行河西", "bing-hexi"),  # 天津 belongs to the name, 河西 is the place
+    ],
+)
+def test_the_institution_part_outweighs_the_district_and_level_words(
+    two_banks: Resolver, text: str, node_id: str
+) -> None:
+    result = two_banks.resolve(text, "120103")
+    assert (result.node.id, result.needs_human) == (node_id, False), result.reason
+    assert two_banks.min_confidence <= result.confidence <= 1.0
+    # Only a name matched exactly is certain; an office inferred from a district is not.
+    assert (result.confidence == 1.0) == (text == "乙行河西支行")

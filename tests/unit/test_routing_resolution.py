@@ -18,6 +18,8 @@ from services.routing.domain import (
     export_directory,
     load_directory_text,
     parse_directory,
+    region_covers,
+    subtree_ids,
 )
 
 DEMO_DIRECTORY = Path(routing_domain.__file__).parent / "data" / "demo_directory.yaml"
@@ -196,6 +198,190 @@ def test_an_unknown_or_ambiguous_institution_goes_to_a_person(
     result = resolver.resolve(text, "", product)
     assert result.needs_human, result
     assert 0.0 <= result.confidence <= 1.0
+
+
+# --- institution first: an abbreviation, a district and a level word ---------------------------
+
+# What consumers write most: the institution's short form, a district, a level word. The
+# institution part (农行 of 农行西青支行) decides the institution however alike the rest makes
+# the text to another institution's office (建行西青支行); the district then picks its office
+# there or, when it has none there, its office covering the district.
+INSTITUTION_FIRST = [
+    # (what was typed, consumer's region, product, the offices that may get the case)
+    # the institution has no office in the district named: its Tianjin branch answers
+    ("农行西青支行", "120111", "", {"abc-tj"}),  # not 建行西青支行, not 西青农商行
+    ("农业银行西青支行", "120111", "", {"abc-tj"}),
+    ("中行河西支行", "120111", "", {"boc-tj"}),  # not 津行河西支行, not 交行河西支行
+    ("中行河西支行", "120103", "", {"boc-tj"}),
+    ("交行河北支行", "120105", "", {"bocom-tj"}),  # not 津行河北支行, not 建行河北支行
+    ("建行河东支行", "120102", "", {"ccb-tj"}),  # not 中行河东支行
+    ("工行红桥支行", "", "", {"icbc-tj"}),  # not 中行红桥支行
+    ("招行河西支行", "120103", "", {"cmb-tj"}),
+    ("农行和平支行", "120101", "", {"abc-tj"}),  # not 工行和平支行, not 交行和平支行
+    ("国寿滨海支公司", "", "", {"china-life-tj"}),
+    ("天津农行西青支行", "", "", {"abc-tj"}),  # 天津农行, not 天津农商行西青支行
+    ("津行河东支行", "", "", {"bank-of-tianjin"}),  # its district 支行 hang off the head office
+    ("农商行河西", "", "", {"tianjin-rural-bank"}),
+    ("渤海银行南开支行", "", "", {"bohai-bank-tj"}),
+    ("平安财险东丽", "", "auto", {"pingan-pc-tj"}),
+    ("太平人寿河北", "", "", {"taiping-life-tj"}),  # not 太平洋人寿河北支公司
+    ("中国银行南开支行", "120104", "", {"boc-tj"}),
+    ("我在中行河西支行办的信用卡", "120111", "", {"boc-tj"}),
+    # the institution has an office in the district named
+    ("工行南开支行", "", "", {"icbc-tj-nankai"}),
+    ("建行南开支行", "120104", "", {"ccb-tj-nankai"}),
+    ("招行南开", "", "", {"cmb-tj-nankai"}),
+    ("国寿北辰", "", "", {"china-life-tj-beichen"}),
+    ("人保财险滨海", "", "auto", {"picc-pc-tj-binhai"}),
+    ("平安人寿宝坻", "", "life", {"pingan-life-tj-baodi"}),
+    ("太平洋人寿河北支公司", "", "health", {"cpic-life-tj-hebei"}),
+    ("太平人寿南开", "", "", {"taiping-life-tj-nankai"}),
+    ("邮储津南", "", "", {"psbc-tj-jinnan"}),
+    ("中行东丽", "", "", {"boc-tj-dongli"}),
+    ("津行南开", "", "", {"bank-of-tianjin-nankai"}),
+    ("农商行西青", "", "", {"tianjin-rural-bank-xiqing"}),
+    ("人保南开", "", "", {"picc-pc-tj-nankai"}),  # the directory's own 南开人保
+    ("天津市河西区工商银行", "", "", {"icbc-tj-hexi"}),
+    ("招行和平", "", "", {"cmb-tj-xiaobailou"}),  # its one office in 和平 district
+    ("建设银形西青支行", "", "", {"ccb-tj-xiqing"}),  # a typo in the institution part
+    # a group's name with a district: the product decides the company
+    ("平安河西", "", "life", {"pingan-life-tj"}),
+    ("太保河西", "", "auto", {"cpic-pc-tj"}),
+    # demo day
+    ("工行河西支行", "120103", "", {"icbc-tj-hexi"}),
+    ("天津平安人寿", "120104", "life", {"pingan-life-tj"}),
+    ("交通银行天津分行", "120103", "", {"bocom-tj", "bocom-tj-hexi"}),
+    ("天津银行河北支行", "120105", "", {"bank-of-tianjin-hebei"}),
+    ("中国人寿天津", "120113", "", {"china-life-tj", "china-life-tj-beichen"}),
+    ("人保财险天津分公司", "120116", "auto", {"picc-pc-tj", "picc-pc-tj-binhai"}),
+    ("工商银行天津分行", "120104", "", {"icbc-tj", "icbc-tj-nankai"}),
+]
+
+
+@pytest.mark.parametrize(("text", "region", "product", "node_ids"), INSTITUTION_FIRST)
+def test_the_institution_part_decides_the_institution(
+    resolver: Resolver, text: str, region: str, product: str, node_ids: set[str]
+) -> None:
+    result = resolver.resolve(text, region, product)
+    assert result.node is not None, result.reason
+    assert result.node.id in node_ids, result.reason
+    assert not result.needs_human, result.reason
+    assert resolver.min_confidence <= result.confidence <= 1.0
+
+
+# The districts the demo directory's office names teach.
+DISTRICTS = {
+    "和平": "120101",
+    "河东": "120102",
+    "河西": "120103",
+    "南开": "120104",
+    "河北": "120105",
+    "红桥": "120106",
+    "东丽": "120110",
+    "西青": "120111",
+    "津南": "120112",
+    "北辰": "120113",
+    "武清": "120114",
+    "宝坻": "120115",
+    "滨海": "120116",
+}
+
+
+def test_an_abbreviation_and_a_district_never_reach_another_institution(
+    nodes: list[DirectoryNode], resolver: Resolver
+) -> None:
+    # Every head office's Chinese short name and alias with every district, with and without a
+    # level word, from anywhere and from that district: its own office there, or its office
+    # covering the district, and confidently.
+    wrong = []
+    for head in (n for n in nodes if n.parent_id is None):
+        offices = [n for n in nodes if n.id in subtree_ids(nodes, head.id)]
+        level = "支行" if head.kind == "bank" else "支公司"
+        for brand in (b for b in (*head.short_names, *head.aliases) if not b.isascii()):
+            for district, code in DISTRICTS.items():
+                there = [o.id for o in offices if o.region_code == code]
+                for text in (brand + district + level, brand + district):
+                    for region in ("", code):
+                        result = resolver.resolve(text, region)
+                        node = result.node
+                        if (
+                            result.needs_human
+                            or node is None
+                            or node.id not in {o.id for o in offices}
+                            or (there and [node.id] != there)
+                            or not region_covers(node.region_code, code)
+                        ):
+                            wrong.append((text, region, node and node.id, result.reason))
+    assert wrong == []
+
+
+def test_an_institution_with_no_office_in_the_district_answers_from_its_branch(
+    resolver: Resolver,
+) -> None:
+    result = resolver.resolve("农行西青支行", "120111")
+    assert (result.node.id, result.matched) == ("abc-tj", "农行")
+    assert result.reason == (
+        "alias 农行 matched the institution exactly; "
+        "it has no office for 西青 in the text (120111), so abc-tj answers"
+    )
+    # Another bank's office in 西青 is the runner-up, well behind.
+    assert result.runner_up.id == "tianjin-rural-bank-xiqing"
+    assert result.confidence - result.runner_up_confidence >= AMBIGUITY_MARGIN
+
+
+def test_an_exact_office_name_still_wins_outright(resolver: Resolver) -> None:
+    for text, node_id in [
+        ("建行西青支行", "ccb-tj-xiqing"),
+        ("津行河西支行", "bank-of-tianjin-hexi"),
+        ("交行河西支行", "bocom-tj-hexi"),
+        ("西青农商行", "tianjin-rural-bank-xiqing"),
+        ("中国农业银行股份有限公司天津宝坻支行", "abc-tj-baodi"),
+    ]:
+        result = resolver.resolve(text, "120111")
+        assert (result.node.id, result.confidence, result.needs_human) == (node_id, 1.0, False)
+        assert result.reason.endswith("matched exactly"), result.reason
+
+
+def test_an_office_inferred_from_the_district_is_less_sure_than_one_named(
+    resolver: Resolver,
+) -> None:
+    named = resolver.resolve("建行南开支行")  # an alias
+    there = resolver.resolve("建行南开")  # 建行, and its office in 南开
+    none_there = resolver.resolve("建行河东支行")  # 建行, and no office of it in 河东
+    assert [r.node.id for r in (named, there, none_there)] == [
+        "ccb-tj-nankai",
+        "ccb-tj-nankai",
+        "ccb-tj",
+    ]
+    assert 1.0 == named.confidence > there.confidence > none_there.confidence
+    assert none_there.confidence >= resolver.min_confidence
+
+
+@pytest.mark.parametrize(
+    ("text", "product"),
+    [
+        ("平安南开", ""),  # Ping An Bank's 南开支行, or Ping An Life or P&C in 南开?
+        ("平安河西支行", ""),
+        ("中国平安河西", ""),
+        ("太保河西", ""),  # CPIC Life or CPIC P&C?
+        ("太平南开", ""),  # 太平人寿 or 太平洋?
+        ("人保南开", "life"),  # 南开人保 is PICC P&C, but the case is about life insurance
+    ],
+)
+def test_a_group_name_with_a_district_still_goes_to_a_person(
+    resolver: Resolver, text: str, product: str
+) -> None:
+    result = resolver.resolve(text, "", product)
+    assert result.needs_human, result.reason
+    assert result.runner_up is not None
+    assert "so a person decides" in result.reason
+
+
+def test_a_place_and_a_level_word_name_no_institution(resolver: Resolver) -> None:
+    for text in ("南开支行", "天津分行", "河西区", "天津市滨海新区支公司"):
+        result = resolver.resolve(text)
+        assert (result.node, result.needs_human) == (None, True), text
+        assert result.reason == "no institution was named, only a place or an office level"
 
 
 def test_ambiguity_names_the_other_institution_as_runner_up(resolver: Resolver) -> None:
