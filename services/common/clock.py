@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time as time_module
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from services.common.calendar import WorkingCalendar
+from services.common.calendar import HOLIDAYS_FILE_ENV, WorkingCalendar
 from services.common.errors import ExtensionRefused, FailedPrecondition, InvalidArgument
 
 Unit = Literal["calendar_days", "working_days"]
@@ -531,14 +532,34 @@ def evaluate(
 # --- what is in force ------------------------------------------------------------------------
 
 _last_good: dict[str, Any] = {}
+# Checking both files on disk costs more than a portal listing's own work; an edit is picked up
+# within this many seconds instead of on the very next call.
+IN_FORCE_MAX_AGE_SECONDS = 1.0
+_checked: dict[str, Any] = {}
 
 
 def in_force() -> tuple[WorkingCalendar, Policy]:
-    """The holiday table and the policy in force.
+    """The holiday table and the policy in force (re-checked at most once a second).
 
     Both are files an operator edits without a release; a broken edit must not stop the
     platform, so the last good copy stays in force and the error is logged (once per edit).
     """
+    where = (os.environ.get(HOLIDAYS_FILE_ENV), os.environ.get(POLICY_FILE_ENV))
+    seen = _checked.get("value")
+    now = time_module.monotonic()
+    if seen is not None and seen[0] == where and now - seen[1] < IN_FORCE_MAX_AGE_SECONDS:
+        return seen[2]
+    value = _load_in_force()
+    _checked["value"] = (where, now, value)
+    return value
+
+
+def forget_in_force() -> None:
+    """The next in_force() reads the files again (for tests that edit them in place)."""
+    _checked.clear()
+
+
+def _load_in_force() -> tuple[WorkingCalendar, Policy]:
     result = []
     for key, loader in (("calendar", WorkingCalendar.load), ("policy", load_policy)):
         try:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     Float,
+    Index,
     Integer,
     String,
     Text,
@@ -72,6 +73,8 @@ class Assignment(Base):
     """转办: a case handed to the responsible node, and what the institution did with it."""
 
     __tablename__ = "assignment"
+    # The portal's stream reads one subtree's changes in feed order.
+    __table_args__ = (Index("ix_assignment_node_feed", "node_id", "feed_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_no: Mapped[str] = mapped_column(String(24), unique=True)
@@ -105,6 +108,7 @@ class Assignment(Base):
     clock_name: Mapped[str] = mapped_column(String(40), default="")
     clock_events: Mapped[list] = mapped_column(JSON, default=list)
     limit_days: Mapped[int] = mapped_column(Integer, default=0)
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Tiered assignment: what the case is, and why this level of the tree got it.

@@ -314,6 +314,7 @@ def _refresh(
         a.next_check_at = None
         return None
     a.limit_days = status.limit
+    a.clock_started_at = status.started_at
     a.last_day = status.last_day
     a.deadline = status.deadline
     a.provisional = status.provisional
@@ -811,6 +812,22 @@ def close_by_centre(session: Session, case_no: str, now: datetime) -> None:
         _clock_event(a, "stop", now)
     a.next_check_at = None
     _touch(session, a, now)
+
+
+def recompute_open(session: Session, now: datetime) -> int:
+    """After a holiday-table or policy edit: every open clock's stored deadline, afresh.
+
+    A case whose deadline moved takes a new place in the stream, so institutions see it.
+    """
+    calendar, policy = in_force()
+    moved = 0
+    for a in session.scalars(select(Assignment).where(Assignment.status.in_(OPEN))):
+        before = (a.deadline, a.limit_days)
+        _refresh(a, now, calendar, policy)
+        if (_aware(a.deadline), a.limit_days) != (_aware(before[0]), before[1]):
+            _touch(session, a, now)
+            moved += 1
+    return moved
 
 
 # --- the sweep: notices at 60% and 80%, escalation at breach ----------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.common import metrics
 from services.common import settings as settings_mod
+from services.common.clock import in_force
 from services.common.messaging import Envelope
 from services.common.worker import Database, Metrics, Relay, handles
 from services.routing import store
@@ -33,10 +34,21 @@ class RoutingWorker:
     def on_case_closed(self, session: Session, envelope: Envelope) -> None:
         store.close_by_centre(session, envelope.payload["case_no"], datetime.now(UTC))
 
+    _in_force: tuple | None = None  # class-level: survives nameko's per-call worker instances
+
     @timer(interval=settings_mod.get().routing_sweep_seconds, eager=True)
     def sweep_clocks(self) -> None:
-        """60% and 80% notices and breach escalations; other workers may sweep at the same time."""
+        """60% and 80% notices and breach escalations; other workers may sweep at the same time.
+
+        A corrected holiday table or policy first re-derives every open deadline (and at start).
+        """
         try:
+            current = in_force()
+            if RoutingWorker._in_force != current:
+                with self.db.session() as session:
+                    moved = store.recompute_open(session, datetime.now(UTC))
+                RoutingWorker._in_force = current
+                log.info("holiday table or policy in force changed: %d deadlines moved", moved)
             while True:
                 with self.db.session() as session:
                     sent = store.sweep(session, datetime.now(UTC))

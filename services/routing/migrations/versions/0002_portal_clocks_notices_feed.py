@@ -62,6 +62,7 @@ def upgrade() -> None:
         add(sa.Column("clock_name", sa.String(length=40), nullable=False, server_default=""))
         add(sa.Column("clock_events", sa.JSON(), nullable=False, server_default="[]"))
         add(sa.Column("limit_days", sa.Integer(), nullable=False, server_default="0"))
+        add(sa.Column("clock_started_at", sa.DateTime(timezone=True), nullable=True))
         add(sa.Column("paused", sa.Boolean(), nullable=False, server_default=_FALSE))
         add(sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True))
         add(sa.Column("major", sa.Boolean(), nullable=False, server_default=_FALSE))
@@ -79,6 +80,7 @@ def upgrade() -> None:
         add(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
         add(sa.Column("feed_seq", sa.BigInteger(), nullable=False, server_default="0"))
         batch_op.create_index(batch_op.f("ix_assignment_feed_seq"), ["feed_seq"], unique=False)
+        batch_op.create_index("ix_assignment_node_feed", ["node_id", "feed_seq"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_assignment_next_check_at"), ["next_check_at"], unique=False
         )
@@ -100,6 +102,7 @@ def downgrade() -> None:
     with op.batch_alter_table("assignment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_assignment_next_check_at"))
         batch_op.drop_index(batch_op.f("ix_assignment_feed_seq"))
+        batch_op.drop_index("ix_assignment_node_feed")
         for column in (
             "feed_seq",
             "updated_at",
@@ -113,6 +116,7 @@ def downgrade() -> None:
             "major",
             "next_check_at",
             "paused",
+            "clock_started_at",
             "limit_days",
             "clock_events",
             "clock_name",
