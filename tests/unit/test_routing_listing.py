@@ -146,3 +146,19 @@ def test_a_renamed_office_shows_under_its_new_name_after_an_import(portal):
     assert (
         listed(servicer)["XB20261121000000"].node_name == "中国工商银行股份有限公司天津河西区支行"
     )
+
+
+def test_a_stale_stored_deadline_is_rederived_and_streamed_again(portal):
+    # After a holiday-table or policy edit the worker re-derives every open deadline; a case
+    # whose deadline moved takes a new place in the feed, so streams and caches see it.
+    _, factory = portal
+    with db.session_scope(factory) as session:
+        a = session.scalar(select(Assignment).where(Assignment.case_no == "XB20261121000000"))
+        right, seq = a.deadline, a.feed_seq
+        a.deadline = right - timedelta(days=5)  # as if computed under an older holiday table
+    with db.session_scope(factory) as session:
+        assert store.recompute_open(session, datetime.now(UTC)) == 1
+        assert store.recompute_open(session, datetime.now(UTC)) == 0
+    with db.session_scope(factory) as session:
+        a = session.scalar(select(Assignment).where(Assignment.case_no == "XB20261121000000"))
+        assert a.deadline == right and a.feed_seq > seq
