@@ -21,6 +21,7 @@ from tests.integration.conftest import (
     answer_request,
     eventually,
     institution,
+    scrape,
     wait_assigned,
 )
 from tests.integration.test_case_flow import complaint
@@ -404,14 +405,26 @@ def _rows(database_url: str, sql: str, *args) -> list[tuple]:
 def test_a_breach_escalates_once_to_the_parent_with_two_workers_sweeping(
     platform, platform_env, staff
 ):
+    metrics_port = _free_port()
     second = platform.add_worker(
-        "routing", 2, {"XIAOBAO_ROUTING_WORKER_METRICS_PORT": str(_free_port())}
+        "routing", 2, {"XIAOBAO_ROUTING_WORKER_METRICS_PORT": str(metrics_port)}
     )
     try:
+        # The replica is up (its metrics answer) and has swept at least once before the clocks
+        # are backdated, so both workers race for the same due rows.
+        eventually(lambda: _replica_ready(metrics_port), timeout=30)
         _breach_escalates_once(platform_env["XIAOBAO_DATABASE_URL"], staff)
     finally:
         # Later tests read one routing worker's metrics: the replica must not take their events.
         platform.stop_process(second)
+
+
+def _replica_ready(metrics_port: int) -> bool:
+    try:
+        samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+    except OSError:
+        return False  # not listening yet
+    return samples.get('xiaobao_ready{process="worker",service="routing"}') == 1.0
 
 
 def _breach_escalates_once(db_url: str, staff) -> None:
