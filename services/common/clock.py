@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time as time_module
@@ -13,9 +12,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from services.common.calendar import HOLIDAYS_FILE_ENV, WorkingCalendar
+from services.common.datafiles import load_yaml
 from services.common.errors import ExtensionRefused, FailedPrecondition, InvalidArgument
 
 Unit = Literal["calendar_days", "working_days"]
@@ -181,22 +179,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
     """Load the policy at `path`, else $XIAOBAO_POLICY_FILE, else the packaged file."""
     if path is None:
         path = os.environ.get(POLICY_FILE_ENV) or DEFAULT_POLICY_FILE
-    resolved = Path(path).resolve()
-    # Keyed by modification time too, so an edited policy is picked up without a restart.
-    return _load_policy_cached(str(resolved), resolved.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _load_policy_cached(path: str, mtime_ns: int) -> Policy:
-    del mtime_ns  # only part of the cache key
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"policy {path}: not valid YAML: {exc}") from exc
-    try:
-        return parse_policy(raw)
-    except ValueError as exc:
-        raise ValueError(f"policy {path}: {exc}") from exc
+    return load_yaml(path, parse_policy, "policy")
 
 
 _POLICY_KEYS = {

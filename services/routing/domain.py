@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -568,6 +568,18 @@ class _Choice:
         return self.path[-1]
 
 
+def _named(node: DirectoryNode) -> Iterator[tuple[str, str, float]]:
+    """(what kind of name, the name, its weight) for every name a node answers to."""
+    for source, texts, weight in (
+        ("name", (node.name,), 1.0),
+        ("short name", node.short_names, 1.0),
+        ("alias", node.aliases, 1.0),
+        ("former name", node.former_names, _FORMER_WEIGHT),
+    ):
+        for text in texts:
+            yield source, text, weight
+
+
 @dataclass
 class Resolver:
     """Institution first, office second. The text's institution part (the text without place and
@@ -611,14 +623,8 @@ class Resolver:
                 self._children.setdefault(node.parent_id, []).append(node)
         active = [n for n in self.nodes if n.active]
         for node in active:
-            for source, texts, weight in (
-                ("name", (node.name,), 1.0),
-                ("short name", node.short_names, 1.0),
-                ("alias", node.aliases, 1.0),
-                ("former name", node.former_names, _FORMER_WEIGHT),
-            ):
-                for text in texts:
-                    self._add(_Key(_match_key(text), text, source, node, weight))
+            for source, text, weight in _named(node):
+                self._add(_Key(_match_key(text), text, source, node, weight))
         self._places = self._place_words(by_id)
         explicit = set(self._exact)
         for node in active:
@@ -718,16 +724,10 @@ class Resolver:
             else:
                 districts.add(code)
             protect = self._protect.get(tree, frozenset())
-            for source, texts, weight in (
-                ("name", (node.name,), 1.0),
-                ("short name", node.short_names, 1.0),
-                ("alias", node.aliases, 1.0),
-                ("former name", node.former_names, _FORMER_WEIGHT),
-            ):
-                for text in texts:
-                    core, places = self._split(_match_key(text), protect)
-                    if core:
-                        brands.append(_Brand(core, text, source, node, weight, tree, bool(places)))
+            for source, text, weight in _named(node):
+                core, places = self._split(_match_key(text), protect)
+                if core:
+                    brands.append(_Brand(core, text, source, node, weight, tree, bool(places)))
         bare = {(b.text, b.tree) for b in brands if not b.placed}
         seen: set[tuple[str, str, str]] = set()
         for brand in brands:

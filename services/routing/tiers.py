@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections.abc import Mapping
@@ -11,8 +10,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import yaml
-
+from services.common.datafiles import load_yaml
 from services.routing.domain import DirectoryNode
 
 DEFAULT_ROUTING_POLICY_FILE = Path(__file__).parent / "data" / "routing_policy.yaml"
@@ -94,22 +92,11 @@ class RoutingPolicy:
 
 def load_routing_policy(path: str | Path | None = None) -> RoutingPolicy:
     """Load the routing policy at `path`, else the packaged file."""
-    resolved = Path(path if path is not None else DEFAULT_ROUTING_POLICY_FILE).resolve()
-    # Keyed by modification time too, so an edited policy is picked up without a restart.
-    return _load_cached(str(resolved), resolved.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _load_cached(path: str, mtime_ns: int) -> RoutingPolicy:
-    del mtime_ns  # only part of the cache key
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"routing policy {path}: not valid YAML: {exc}") from exc
-    try:
-        return parse_routing_policy(raw)
-    except ValueError as exc:
-        raise ValueError(f"routing policy {path}: {exc}") from exc
+    return load_yaml(
+        path if path is not None else DEFAULT_ROUTING_POLICY_FILE,
+        parse_routing_policy,
+        "routing policy",
+    )
 
 
 _POLICY_KEYS = {"version", "tiers", "bounce_limit", "notices", "elderly_age", "scorecard"}
