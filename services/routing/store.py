@@ -451,7 +451,8 @@ def _assign_tiered(
             session, a, f"{note}; the routing policy would send it back to {tier.node.id}", now
         )
         return
-    a.tier_reason = (note + "; " if note else "") + tier.reason if tier.reason else note
+    reason = (note + "; " if note else "") + tier.reason if tier.reason else note
+    a.tier_reason = reason[:400]  # the column's width: PostgreSQL refuses longer
     hand_to(session, a, tier.node, now, reassigned=reassigned)
     log.info(
         "case %s assigned to %s (resolved %s, confidence %.2f)",
@@ -545,7 +546,7 @@ def route_by_desk(
         # Moved by the centre, not returned by the office: the office answers for nothing more.
         history[-1] = {**history[-1], "moved_at": now.isoformat(), "reason": note or "moved"}
         a.route_history = history
-    a.tier_reason = f"routed by the desk ({actor})" + (f": {note}" if note else "")
+    a.tier_reason = (f"routed by the desk ({actor})" + (f": {note}" if note else ""))[:400]
     hand_to(session, a, node, now, reassigned=reassigned)
     return a
 
