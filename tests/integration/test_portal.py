@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     institution,
     scrape,
     wait_assigned,
+    xiaobao,
 )
 from tests.integration.test_case_flow import complaint
 from xiaobao.intake.v1 import intake_pb2 as ipb
@@ -268,7 +269,7 @@ def test_an_answer_must_say_how_the_complainant_was_told_and_fit_its_outcome(pla
 
 
 def test_a_misrouted_case_is_rerouted_and_after_the_bounce_limit_a_person_routes_it(
-    platform, staff
+    platform, platform_env, staff
 ):
     portal, desk = stub("portal"), stub("desk")
     case_no = submit(staff, "工行河西支行", "120103")
@@ -308,11 +309,22 @@ def test_a_misrouted_case_is_rerouted_and_after_the_bounce_limit_a_person_routes
     assert "returned 3 times" in waiting.why
     assert eventually(lambda: intake_case(staff, case_no).status == ipb.CASE_STATUS_NEEDS_ROUTING)
 
-    routed = desk.RouteCase(
-        rpb.RouteCaseRequest(case_no=case_no, node_id="bocom-tj", note="客户确认为交通银行信用卡"),
-        metadata=staff,
+    # The desk works from the command line: the queue, then routing by hand.
+    queue = xiaobao(platform_env, "routing", "queue")
+    assert queue.returncode == 0, queue.stderr
+    assert case_no in queue.stdout
+    unknown = xiaobao(platform_env, "routing", "route", case_no, "no-such-office")
+    assert unknown.returncode == 1 and "INVALID_ARGUMENT" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    routed = xiaobao(
+        platform_env, "routing", "route", case_no, "bocom-tj", "--note", "客户确认为交通银行信用卡"
     )
-    assert routed.node_id == "bocom-tj" and routed.clock.limit_days == 15
+    assert routed.returncode == 0, routed.stderr
+    assert "bocom-tj" in routed.stdout
+    moved = portal.GetAssignedCase(
+        rpb.CaseRequest(case_no=case_no), metadata=institution("bocom-tj")
+    )
+    assert moved.clock.limit_days == 15 and "routed by the desk" in moved.tier_reason
     eventually(lambda: intake_case(staff, case_no).assigned_node_id == "bocom-tj")
     assert timeline(staff, case_no).count("routing.case_returned") == 3
 
