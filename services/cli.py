@@ -10,6 +10,7 @@ from rich.table import Table
 from services.common import settings as settings_mod
 from services.common.clock_cli import app as clock_app
 from services.common.console import console, err
+from services.intake.cli import app as intake_app
 from services.routing.cli import app as routing_app
 
 app = typer.Typer(
@@ -17,9 +18,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(
     help="Database migrations (Alembic, one history per service).", no_args_is_help=True
-)
-intake_app = typer.Typer(
-    help="Cases: show and list (talks to the intake api).", no_args_is_help=True
 )
 auth_app = typer.Typer(help="Development tokens for the gRPC APIs.", no_args_is_help=True)
 app.add_typer(clock_app, name="clock")
@@ -75,73 +73,6 @@ def token(
         print(auth.issue_token(subject, role, node, ttl))
     except InvalidArgument as exc:
         _fail(str(exc), 2)
-
-
-def _staff_call(service: str, method: str, request):
-    import grpc
-
-    from services.common import auth
-    from services.common.clients import stub
-
-    try:
-        return getattr(stub(service), method)(
-            request, metadata=auth.bearer(auth.issue_token("cli", "operator")), timeout=10
-        )
-    except grpc.RpcError as exc:
-        _fail(f"{service} api: {exc.code().name}: {exc.details()}")
-
-
-@intake_app.command("show")
-def intake_show(
-    case_no: str = typer.Argument(..., help="Case number, e.g. XB20261121000001."),
-) -> None:
-    """Prints a case, its clocks and its timeline."""
-    from xiaobao.intake.v1 import intake_pb2 as pb
-
-    case = _staff_call("intake", "GetCase", pb.GetCaseRequest(case_no=case_no))
-    console.print(
-        f"[bold]{case.case_no}[/bold] {pb.CaseKind.Name(case.kind)} via {pb.Channel.Name(case.channel)} — "
-        f"{pb.CaseStatus.Name(case.status)}; {case.complainant.name} {case.complainant.phone}; "
-        f"institution: {case.institution_text} → {case.assigned_node_name or '-'}"
-    )
-    clocks = Table(
-        "clock", "limit", "started", "last day", "state", "elapsed (days)", title="Clocks"
-    )
-    for c in case.clocks:
-        clocks.add_row(
-            c.name,
-            f"{c.limit} {c.unit}",
-            c.started_at.ToDatetime().strftime("%Y-%m-%d %H:%M")
-            if c.HasField("started_at")
-            else "-",
-            c.last_day + (" (provisional)" if c.provisional else ""),
-            c.state + ("" if c.state != "stopped" else (" within" if c.within_limit else " LATE")),
-            f"{c.elapsed_days:.2f}",
-        )
-    console.print(clocks)
-    timeline = Table("at (UTC)", "event", "by", "detail", title="Timeline")
-    for e in case.timeline:
-        timeline.add_row(e.at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), e.type, e.actor, e.detail)
-    console.print(timeline)
-
-
-@intake_app.command("list")
-def intake_list(limit: int = typer.Option(50, help="At most this many cases.")) -> None:
-    """Lists cases with masked personal data."""
-    from xiaobao.intake.v1 import intake_pb2 as pb
-
-    resp = _staff_call("intake", "ListCases", pb.ListCasesRequest(page_size=limit))
-    table = Table("case", "kind", "channel", "status", "complainant", "institution")
-    for c in resp.cases:
-        table.add_row(
-            c.case_no,
-            pb.CaseKind.Name(c.kind).removeprefix("CASE_KIND_").lower(),
-            pb.Channel.Name(c.channel).removeprefix("CHANNEL_").lower(),
-            pb.CaseStatus.Name(c.status).removeprefix("CASE_STATUS_").lower(),
-            f"{c.complainant.name} {c.complainant.phone}",
-            c.assigned_node_name or c.institution_text,
-        )
-    console.print(table)
 
 
 @app.command("status")

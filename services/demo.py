@@ -69,8 +69,9 @@ def _staff() -> tuple[tuple[str, str], ...]:
 
 def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> dict:
     """Cases arrive on several channels; institutions pull, acknowledge and answer theirs."""
-    rng = random.Random(seed)
     run_id = uuid.uuid4().hex[:8]  # each demo day adds its own cases
+    # Each day its own complainants: yesterday's people again would be repeat complaints.
+    rng = random.Random(f"{seed}-{run_id}")
     intake = stub("intake")
     portal = stub("portal")
     staff = _staff()

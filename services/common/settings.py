@@ -72,6 +72,8 @@ class Settings:
     routing_sweep_seconds: float
     # The routing policy (tiers, bounce limit, notice thresholds); empty: the packaged file.
     routing_policy_file: str
+    # The consumers' HTTP JSON API and web page, served by the intake api process.
+    intake_http_port: int
     services: dict[str, ServiceSettings]
     # How apis authenticate callers: "token" (signed bearer tokens, development) or "mtls"
     # (verified client certificates, production; bearer tokens are then refused).
@@ -134,6 +136,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         routing_min_confidence=_float(env, "XIAOBAO_ROUTING_MIN_CONFIDENCE", 0.72),
         routing_sweep_seconds=_float(env, "XIAOBAO_ROUTING_SWEEP_SECONDS", 60.0),
         routing_policy_file=_env(env, "XIAOBAO_ROUTING_POLICY_FILE", ""),
+        intake_http_port=_int(env, "XIAOBAO_INTAKE_HTTP_PORT", 8051),
         services=services,
         **tls,
     )

@@ -13,7 +13,7 @@ from services.common.clock import Policy, in_force
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum, page, to_timestamp
-from services.intake import cases, domain
+from services.intake import cases, domain, taxonomy
 from services.intake.metrics import clock_state, register_collector
 from services.intake.models import Case
 from xiaobao.intake.v1 import intake_pb2 as pb
@@ -46,7 +46,36 @@ def case_message(case: Case, policy: Policy, detail: bool = True) -> pb.Case:
         assigned_node_name=case.assigned_node_name,
         closed_at=to_timestamp(case.closed_at),
         resolution=case.resolution,
+        people_count=case.people_count,
+        major=case.major,
+        repeat_of=case.repeat_of,
+        new_facts=case.new_facts,
+        classification=pb.Classification(
+            business_type=case.business_type,
+            product=case.product,
+            issue=case.issue,
+            taxonomy_version=case.taxonomy_version,
+            source=case.classified_by,
+        ),
     )
+    if case.agent_name:
+        msg.agent.CopyFrom(
+            pb.Agent(
+                name=mask_name(case.agent_name),
+                id_number=mask_id_number(case.agent_id_number),
+                phone=mask_phone(case.agent_phone),
+                authorization_reference=case.agent_authorization_ref,
+                relationship=case.agent_relationship,
+            )
+        )
+    if case.regulator:
+        msg.transfer.CopyFrom(
+            pb.Transfer(
+                regulator=case.regulator,
+                reference=case.regulator_reference,
+                received_by_regulator_at=to_timestamp(case.regulator_received_at),
+            )
+        )
     for clock in case.clocks:
         msg.clocks.append(
             pb.Clock(
@@ -88,28 +117,20 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
     def SubmitCase(self, request: pb.SubmitCaseRequest, context: grpc.ServicerContext):
         auth.require(context, *STAFF)
         now = datetime.now(UTC)
-        new = domain.validate(
-            domain.NewCase(
-                kind=enum_to_name(pb.CaseKind, request.kind, "kind"),
-                channel=enum_to_name(pb.Channel, request.channel, "channel"),
-                name=request.complainant.name,
-                phone=request.complainant.phone,
-                id_number=request.complainant.id_number,
-                region_code=request.complainant.region_code,
-                institution_text=request.institution_text,
-                product=request.product,
-                summary=request.summary,
-                amount_in_dispute_fen=request.amount_in_dispute_fen,
-                received_at=from_timestamp(request.received_at, "received_at"),
-            ),
-            now,
-        )
+        new = domain.validate(new_case(request), now)
         if len(request.request_id) > 64:
             raise InvalidArgument("request_id", "is longer than 64 characters")
+        classification = (
+            staff_classification(request.classification)
+            if request.HasField("classification")
+            else None
+        )
         with db.session_scope(self.factory) as session:
-            case, duplicate = cases.submit(session, new, request.request_id, now)
+            case, duplicate = cases.submit(session, new, request.request_id, now, classification)
             return pb.SubmitCaseResponse(
-                case=case_message(case, in_force()[1]), duplicate_request=duplicate
+                case=case_message(case, in_force()[1]),
+                duplicate_request=duplicate,
+                linked_to=case.repeat_of if case.status == "linked" else "",
             )
 
     def GetCase(self, request: pb.GetCaseRequest, context: grpc.ServicerContext):
@@ -175,6 +196,81 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
                 )
             cases.close(session, case, datetime.now(UTC), principal.subject, request.resolution)
             return case_message(case, in_force()[1])
+
+    def WithdrawCase(self, request: pb.WithdrawCaseRequest, context: grpc.ServicerContext):
+        principal = auth.require(context, *STAFF)
+        now = datetime.now(UTC)
+        reason = request.reason.strip()
+        if not reason:
+            raise InvalidArgument("reason", "is required: what the complainant said")
+        if len(reason) > 500:
+            raise InvalidArgument("reason", "is longer than 500 characters")
+        at = from_timestamp(request.withdrawn_at, "withdrawn_at") or now
+        if at > now:
+            raise InvalidArgument("withdrawn_at", "is in the future")
+        with db.session_scope(self.factory) as session:
+            case = cases.get_case(session, request.case_no)
+            if at < cases._aware(case.received_at):
+                raise InvalidArgument("withdrawn_at", "is before the case was received")
+            cases.withdraw(session, case, at, principal.subject, reason)
+            return case_message(case, in_force()[1])
+
+    def ClassifyCase(self, request: pb.ClassifyCaseRequest, context: grpc.ServicerContext):
+        principal = auth.require(context, *STAFF)
+        if not request.HasField("classification"):
+            raise InvalidArgument("classification", "is required")
+        fixed = staff_classification(request.classification)
+        if len(request.note) > 500:
+            raise InvalidArgument("note", "is longer than 500 characters")
+        with db.session_scope(self.factory) as session:
+            case = cases.get_case(session, request.case_no)
+            cases.classify(session, case, fixed, principal.subject, request.note.strip())
+            return case_message(case, in_force()[1])
+
+
+def new_case(request: pb.SubmitCaseRequest) -> domain.NewCase:
+    """The request as the domain's NewCase (not yet validated)."""
+    agent = transfer = None
+    if request.HasField("agent"):
+        a = request.agent
+        agent = domain.Agent(
+            name=a.name,
+            id_number=a.id_number,
+            phone=a.phone,
+            authorization_reference=a.authorization_reference,
+            relationship=a.relationship,
+        )
+    if request.HasField("transfer"):
+        t = request.transfer
+        transfer = domain.Transfer(
+            regulator=t.regulator,
+            reference=t.reference,
+            received_by_regulator_at=from_timestamp(
+                t.received_by_regulator_at, "transfer.received_by_regulator_at"
+            ),
+        )
+    return domain.NewCase(
+        kind=enum_to_name(pb.CaseKind, request.kind, "kind"),
+        channel=enum_to_name(pb.Channel, request.channel, "channel"),
+        name=request.complainant.name,
+        phone=request.complainant.phone,
+        id_number=request.complainant.id_number,
+        region_code=request.complainant.region_code,
+        institution_text=request.institution_text,
+        product=request.product,
+        summary=request.summary,
+        amount_in_dispute_fen=request.amount_in_dispute_fen,
+        received_at=from_timestamp(request.received_at, "received_at"),
+        agent=agent,
+        transfer=transfer,
+        people_count=request.people_count,
+        new_facts=request.new_facts,
+    )
+
+
+def staff_classification(c: pb.Classification) -> taxonomy.Classification:
+    """Staff's codes, checked against the taxonomy in force (InvalidArgument names the field)."""
+    return taxonomy.correct(taxonomy.load_taxonomy(), c.business_type, c.product, c.issue)
 
 
 def register(server: grpc.Server) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +26,29 @@ MAX_SUMMARY = 4000
 MAX_AMOUNT_FEN = 10**13  # ¥100 billion: anything larger is a typo
 
 
+MAX_PEOPLE = 100_000
+
+
+@dataclass(frozen=True)
+class Agent:
+    """代理人: files for the complainant with an authorisation letter (Art 14)."""
+
+    name: str
+    id_number: str
+    phone: str
+    authorization_reference: str
+    relationship: str = ""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Transferred from a regulator: the regulator's own receipt starts its forwarding clock."""
+
+    regulator: str
+    reference: str
+    received_by_regulator_at: datetime | None
+
+
 @dataclass(frozen=True)
 class NewCase:
     kind: str
@@ -41,6 +62,10 @@ class NewCase:
     summary: str
     amount_in_dispute_fen: int
     received_at: datetime | None
+    agent: Agent | None = None
+    transfer: Transfer | None = None
+    people_count: int = 1
+    new_facts: bool = False
 
 
 def id_number_valid(value: str) -> bool:
@@ -107,13 +132,10 @@ def validate(new: NewCase, now: datetime) -> NewCase:
         raise InvalidArgument("product", "is longer than 40 characters")
     if not 0 <= new.amount_in_dispute_fen <= MAX_AMOUNT_FEN:
         raise InvalidArgument("amount_in_dispute_fen", "must be between 0 and 10^13 fen")
-    received = new.received_at or now
-    if received.tzinfo is None:
-        raise InvalidArgument("received_at", "must carry a UTC offset")
-    if received > now + timedelta(minutes=5):
-        raise InvalidArgument("received_at", "is in the future")
-    if received < EARLIEST:
-        raise InvalidArgument("received_at", "is before 1990")
+    received = _moment(new.received_at or now, "received_at", now)
+    people = new.people_count or 1
+    if not 1 <= people <= MAX_PEOPLE:
+        raise InvalidArgument("people_count", f"must be between 1 and {MAX_PEOPLE}")
     return NewCase(
         kind=new.kind,
         channel=new.channel,
@@ -126,11 +148,78 @@ def validate(new: NewCase, now: datetime) -> NewCase:
         summary=summary,
         amount_in_dispute_fen=new.amount_in_dispute_fen,
         received_at=received,
+        agent=_agent(new.agent),
+        transfer=_transfer(new.transfer, new.channel, received, now),
+        people_count=people,
+        new_facts=new.new_facts,
     )
 
 
-def keyed_hash(value: str, key: str) -> str:
-    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+def _moment(value: datetime, field: str, now: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise InvalidArgument(field, "must carry a UTC offset")
+    if value > now + timedelta(minutes=5):
+        raise InvalidArgument(field, "is in the future")
+    if value < EARLIEST:
+        raise InvalidArgument(field, "is before 1990")
+    return value
+
+
+def _text(value: str, field: str, limit: int, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > limit:
+        raise InvalidArgument(field, f"is longer than {limit} characters")
+    return value
+
+
+def _agent(agent: Agent | None) -> Agent | None:
+    """A proxy needs the agent's identity, contact and authorisation letter (Art 14)."""
+    if agent is None:
+        return None
+    name = _text(agent.name, "agent.name", 50)
+    phone = normalise_phone(agent.phone)
+    if not (MOBILE.match(phone) or LANDLINE.match(phone)):
+        raise InvalidArgument(
+            "agent.phone", "must be a mainland mobile (11 digits) or a landline with area code"
+        )
+    id_number = agent.id_number.strip().upper()
+    if not id_number_valid(id_number):
+        raise InvalidArgument("agent.id_number", "is not a valid resident ID number")
+    return Agent(
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        authorization_reference=_text(
+            agent.authorization_reference, "agent.authorization_reference", 64
+        ),
+        relationship=_text(agent.relationship, "agent.relationship", 40, required=False),
+    )
+
+
+def _transfer(
+    transfer: Transfer | None, channel: str, received: datetime, now: datetime
+) -> Transfer | None:
+    """Only a transferred case has a regulator, and it received the case before the centre."""
+    if channel != "transfer":
+        if transfer is not None:
+            raise InvalidArgument("transfer", "is only for the transfer channel")
+        return None
+    if transfer is None:
+        raise InvalidArgument("transfer", "is required for a case transferred from a regulator")
+    if transfer.received_by_regulator_at is None:
+        raise InvalidArgument("transfer.received_by_regulator_at", "is required")
+    at = _moment(transfer.received_by_regulator_at, "transfer.received_by_regulator_at", now)
+    if at > received:
+        raise InvalidArgument(
+            "transfer.received_by_regulator_at", "is after the centre received the case"
+        )
+    return Transfer(
+        regulator=_text(transfer.regulator, "transfer.regulator", 100),
+        reference=_text(transfer.reference, "transfer.reference", 64),
+        received_by_regulator_at=at,
+    )
 
 
 def case_number(received_at: datetime, serial: int) -> str:

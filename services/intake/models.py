@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import UTCDateTime
 from services.common.messaging import OutboxMixin, ProcessedEventMixin
+from services.common.pii import Protected
 
 
 class Base(DeclarativeBase):
@@ -36,14 +37,38 @@ class Case(Base):
     kind: Mapped[str] = mapped_column(String(24))
     channel: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(24), index=True)
-    complainant_name: Mapped[str] = mapped_column(String(100))
-    complainant_phone: Mapped[str] = mapped_column(String(32))
-    complainant_id_number: Mapped[str] = mapped_column(String(18), default="")
+    # Personal data is stored encrypted (services/common/pii.py) and masked in listings.
+    complainant_name: Mapped[str] = mapped_column(Protected())
+    complainant_phone: Mapped[str] = mapped_column(Protected())
+    complainant_id_number: Mapped[str] = mapped_column(Protected(), default="")
     complainant_region: Mapped[str] = mapped_column(String(6), default="")
-    # Keyed hash of the phone: matching (repeat complaints, screening) without the number.
+    # Keyed hashes: matching (repeat complaints, screening) without the number in clear.
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
     institution_text: Mapped[str] = mapped_column(String(200))
     product: Mapped[str] = mapped_column(String(40), default="")
+    # Classification (taxonomy codes) and whether staff set it or intake suggested it.
+    business_type: Mapped[str] = mapped_column(String(24), default="")
+    issue: Mapped[str] = mapped_column(String(40), default="")
+    taxonomy_version: Mapped[str] = mapped_column(String(24), default="")
+    classified_by: Mapped[str] = mapped_column(String(24), default="")
+    # A proxy (代理) case: the agent, protected like the complainant (Art 14).
+    agent_name: Mapped[str] = mapped_column(Protected(), default="")
+    agent_id_number: Mapped[str] = mapped_column(Protected(), default="")
+    agent_phone: Mapped[str] = mapped_column(Protected(), default="")
+    agent_phone_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    agent_id_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    agent_authorization_ref: Mapped[str] = mapped_column(String(64), default="")
+    agent_relationship: Mapped[str] = mapped_column(String(40), default="")
+    # Transferred from a regulator: its name, its reference, and when it received the case.
+    regulator: Mapped[str] = mapped_column(String(100), default="")
+    regulator_reference: Mapped[str] = mapped_column(String(64), default="")
+    regulator_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Group and repeat complaints (Art 29, Art 15).
+    people_count: Mapped[int] = mapped_column(Integer, default=1)
+    major: Mapped[bool] = mapped_column(Boolean, default=False)
+    repeat_of: Mapped[str] = mapped_column(String(24), default="", index=True)
+    new_facts: Mapped[bool] = mapped_column(Boolean, default=False)
     summary: Mapped[str] = mapped_column(Text)
     amount_in_dispute_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -97,6 +122,20 @@ class ClockRecord(Base):
     elapsed_days: Mapped[float] = mapped_column(Float, default=0.0)
 
     case: Mapped[Case] = relationship(back_populates="clocks")
+
+
+class LookupAttempt(Base):
+    """A consumer's attempt to look a case up by number and phone: wrong guesses are limited.
+
+    `key` is a keyed hash (of the case number, or of the caller's address), never the value.
+    """
+
+    __tablename__ = "lookup_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class OutboxMessage(OutboxMixin, Base):

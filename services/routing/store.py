@@ -388,8 +388,8 @@ def _elderly(payload: dict, policy: tiers.RoutingPolicy) -> bool:
 
 def assign_case(session: Session, payload: dict, now: datetime) -> Assignment | None:
     """Resolves the responsible node for a received case and hands the case to it."""
-    if payload.get("kind") not in ROUTED_KINDS:
-        return None
+    if payload.get("kind") not in ROUTED_KINDS or payload.get("linked_to"):
+        return None  # a repeat without new facts is linked to a case already with an office
     case_no = payload["case_no"]
     if session.scalar(select(Assignment).where(Assignment.case_no == case_no)) is not None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import grpc
@@ -28,13 +29,19 @@ from xiaobao.routing.v1 import routing_pb2 as rpb
 pytestmark = pytest.mark.integration
 
 
+def unique_phone() -> str:
+    """139****5678, masked the same way every time, a different complainant each call."""
+    return f"139{random.randrange(10_000):04d}5678"
+
+
 def complaint(
     institution_text: str = "天津平安人寿", region: str = "120104"
 ) -> ipb.SubmitCaseRequest:
     return ipb.SubmitCaseRequest(
         kind=ipb.CASE_KIND_COMPLAINT,
         channel=ipb.CHANNEL_HOTLINE,
-        complainant=ipb.Complainant(name="李秀英", phone="13912345678", region_code=region),
+        # A phone of its own per case: one complainant on one matter twice is a linked repeat.
+        complainant=ipb.Complainant(name="李秀英", phone=unique_phone(), region_code=region),
         institution_text=institution_text,
         product="life",
         summary="销售时夸大收益，要求退保",
@@ -65,7 +72,8 @@ def test_complaint_is_assigned_answered_and_closed_with_its_sli_counted(platform
     metrics_before = scrape(platform.endpoints()[0][3])
     closed_key = 'xiaobao_clock_closed_total{clock="institution_decision",within_limit="true"}'
 
-    case = intake.SubmitCase(complaint(), metadata=staff, timeout=10).case
+    request = complaint()
+    case = intake.SubmitCase(request, metadata=staff, timeout=10).case
     assert case.status == ipb.CASE_STATUS_RECEIVED
     assert {c.name for c in case.clocks} >= {
         "centre_transfer",
@@ -82,7 +90,8 @@ def test_complaint_is_assigned_answered_and_closed_with_its_sli_counted(platform
 
     acked = portal.AcknowledgeCase(rpb.CaseRequest(case_no=case.case_no), metadata=pingan)
     assert acked.status == rpb.ASSIGNMENT_STATUS_ACKNOWLEDGED
-    assert acked.complainant_phone == "13912345678"  # the institution calls the complainant back
+    # The institution calls the complainant back: it gets the number in full.
+    assert acked.complainant_phone == request.complainant.phone
     portal.AnswerCase(
         answer_request(
             case.case_no, "MONETARY_RELIEF", "同意全额退保，已电话告知。", relief_fen=1_280_000

@@ -24,12 +24,14 @@ def factory(tmp_path):
     engine.dispose()
 
 
-def new_case(received_at: datetime, kind: str = "complaint") -> domain.NewCase:
+def new_case(
+    received_at: datetime, kind: str = "complaint", phone: str = "13812345678"
+) -> domain.NewCase:
     return domain.NewCase(
         kind=kind,
         channel="letter",
         name="赵桂英",
-        phone="13812345678",
+        phone=phone,
         id_number="",
         region_code="120104",
         institution_text="天津平安人寿",
@@ -40,9 +42,13 @@ def new_case(received_at: datetime, kind: str = "complaint") -> domain.NewCase:
     )
 
 
-def submit(factory, received_at: datetime, request_id: str = "") -> str:
+def submit(
+    factory, received_at: datetime, request_id: str = "", phone: str = "13812345678"
+) -> str:
     with db.session_scope(factory) as session:
-        case, _ = cases.submit(session, new_case(received_at), request_id, datetime.now(UTC))
+        case, _ = cases.submit(
+            session, new_case(received_at, phone=phone), request_id, datetime.now(UTC)
+        )
         return case.case_no
 
 
@@ -70,7 +76,8 @@ def test_a_case_received_late_in_december_has_a_provisional_forwarding_deadline(
 
 def test_open_clocks_are_counted_by_state_at_scrape_time(factory):
     submit(factory, datetime(2026, 9, 1, 2, 0, tzinfo=UTC))  # long overdue by now
-    submit(factory, datetime.now(UTC))
+    # Another complainant: the same one on the same matter would be a linked repeat.
+    submit(factory, datetime.now(UTC), phone="13987654321")
     registry = CollectorRegistry()
     registry.register(OpenClocksCollector(factory))
 

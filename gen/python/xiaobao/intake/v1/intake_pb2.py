@@ -25,41 +25,51 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1exiaobao/intake/v1/intake.proto\x12\x11xiaobao.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x0b\x43omplainant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\"\xc0\x02\n\x11SubmitCaseRequest\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.xiaobao.intake.v1.CaseKind\x12+\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.xiaobao.intake.v1.Channel\x12\x33\n\x0b\x63omplainant\x18\x03 \x01(\x0b\x32\x1e.xiaobao.intake.v1.Complainant\x12\x18\n\x10institution_text\x18\x04 \x01(\t\x12\x0f\n\x07product\x18\x05 \x01(\t\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12\x1d\n\x15\x61mount_in_dispute_fen\x18\x07 \x01(\x03\x12/\n\x0breceived_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\t \x01(\t\"V\n\x12SubmitCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.xiaobao.intake.v1.Case\x12\x19\n\x11\x64uplicate_request\x18\x02 \x01(\x08\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\"h\n\x10ListCasesRequest\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.xiaobao.intake.v1.CaseStatus\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x11ListCasesResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.xiaobao.intake.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x19RecordFirstContactRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x30\n\x0c\x63ontacted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x03 \x01(\t\"7\n\x10\x43loseCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x12\n\nresolution\x18\x02 \x01(\t\"\xb3\x02\n\x05\x43lock\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61rticle\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstopped_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08last_day\x18\x07 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bprovisional\x18\t \x01(\x08\x12\r\n\x05state\x18\n \x01(\t\x12\x14\n\x0cwithin_limit\x18\x0b \x01(\x08\x12\x14\n\x0c\x65lapsed_days\x18\x0c \x01(\x01\"d\n\rTimelineEntry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xb6\x04\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.xiaobao.intake.v1.CaseKind\x12+\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1a.xiaobao.intake.v1.Channel\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.xiaobao.intake.v1.CaseStatus\x12\x33\n\x0b\x63omplainant\x18\x05 \x01(\x0b\x32\x1e.xiaobao.intake.v1.Complainant\x12\x18\n\x10institution_text\x18\x06 \x01(\t\x12\x0f\n\x07product\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x1d\n\x15\x61mount_in_dispute_fen\x18\t \x01(\x03\x12/\n\x0breceived_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x61ssigned_node_id\x18\x0b \x01(\t\x12\x1a\n\x12\x61ssigned_node_name\x18\x0c \x01(\t\x12-\n\tclosed_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nresolution\x18\x0e \x01(\t\x12(\n\x06\x63locks\x18\x0f \x03(\x0b\x32\x18.xiaobao.intake.v1.Clock\x12\x32\n\x08timeline\x18\x10 \x03(\x0b\x32 .xiaobao.intake.v1.TimelineEntry*\xa9\x01\n\x08\x43\x61seKind\x12\x19\n\x15\x43\x41SE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41SE_KIND_COMPLAINT\x10\x01\x12\x1a\n\x16\x43\x41SE_KIND_CONSULTATION\x10\x02\x12\x1f\n\x1b\x43\x41SE_KIND_MEDIATION_REQUEST\x10\x03\x12\x14\n\x10\x43\x41SE_KIND_REPORT\x10\x04\x12\x16\n\x12\x43\x41SE_KIND_PETITION\x10\x05*\xb2\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43HANNEL_HOTLINE\x10\x01\x12\x0f\n\x0b\x43HANNEL_WEB\x10\x02\x12\x18\n\x14\x43HANNEL_MINI_PROGRAM\x10\x03\x12\x12\n\x0e\x43HANNEL_LETTER\x10\x04\x12\x11\n\rCHANNEL_VISIT\x10\x05\x12\x11\n\rCHANNEL_EMAIL\x10\x06\x12\x14\n\x10\x43HANNEL_TRANSFER\x10\x07*\xd5\x01\n\nCaseStatus\x12\x1b\n\x17\x43\x41SE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41SE_STATUS_RECEIVED\x10\x01\x12\x18\n\x14\x43\x41SE_STATUS_ASSIGNED\x10\x02\x12\x1d\n\x19\x43\x41SE_STATUS_NEEDS_ROUTING\x10\x03\x12\x18\n\x14\x43\x41SE_STATUS_ANSWERED\x10\x04\x12\x16\n\x12\x43\x41SE_STATUS_CLOSED\x10\x05\x12%\n!CASE_STATUS_REFERRED_TO_MEDIATION\x10\x06\x32\xb1\x03\n\rIntakeService\x12Y\n\nSubmitCase\x12$.xiaobao.intake.v1.SubmitCaseRequest\x1a%.xiaobao.intake.v1.SubmitCaseResponse\x12\x45\n\x07GetCase\x12!.xiaobao.intake.v1.GetCaseRequest\x1a\x17.xiaobao.intake.v1.Case\x12V\n\tListCases\x12#.xiaobao.intake.v1.ListCasesRequest\x1a$.xiaobao.intake.v1.ListCasesResponse\x12[\n\x12RecordFirstContact\x12,.xiaobao.intake.v1.RecordFirstContactRequest\x1a\x17.xiaobao.intake.v1.Case\x12I\n\tCloseCase\x12#.xiaobao.intake.v1.CloseCaseRequest\x1a\x17.xiaobao.intake.v1.Caseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1exiaobao/intake/v1/intake.proto\x12\x11xiaobao.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n\x05\x41gent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\x1f\n\x17\x61uthorization_reference\x18\x04 \x01(\t\x12\x14\n\x0crelationship\x18\x05 \x01(\t\"n\n\x08Transfer\x12\x11\n\tregulator\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12<\n\x18received_by_regulator_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0e\x43lassification\x12\x15\n\rbusiness_type\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\r\n\x05issue\x18\x03 \x01(\t\x12\x18\n\x10taxonomy_version\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\"R\n\x0b\x43omplainant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\"\xfc\x03\n\x11SubmitCaseRequest\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.xiaobao.intake.v1.CaseKind\x12+\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.xiaobao.intake.v1.Channel\x12\x33\n\x0b\x63omplainant\x18\x03 \x01(\x0b\x32\x1e.xiaobao.intake.v1.Complainant\x12\x18\n\x10institution_text\x18\x04 \x01(\t\x12\x0f\n\x07product\x18\x05 \x01(\t\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12\x1d\n\x15\x61mount_in_dispute_fen\x18\x07 \x01(\x03\x12/\n\x0breceived_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\'\n\x05\x61gent\x18\n \x01(\x0b\x32\x18.xiaobao.intake.v1.Agent\x12-\n\x08transfer\x18\x0b \x01(\x0b\x32\x1b.xiaobao.intake.v1.Transfer\x12\x14\n\x0cpeople_count\x18\x0c \x01(\x05\x12\x11\n\tnew_facts\x18\r \x01(\x08\x12\x39\n\x0e\x63lassification\x18\x0e \x01(\x0b\x32!.xiaobao.intake.v1.Classification\"i\n\x12SubmitCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.xiaobao.intake.v1.Case\x12\x19\n\x11\x64uplicate_request\x18\x02 \x01(\x08\x12\x11\n\tlinked_to\x18\x03 \x01(\t\"h\n\x13WithdrawCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x30\n\x0cwithdrawn_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x13\x43lassifyCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x39\n\x0e\x63lassification\x18\x02 \x01(\x0b\x32!.xiaobao.intake.v1.Classification\x12\x0c\n\x04note\x18\x03 \x01(\t\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\"h\n\x10ListCasesRequest\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.xiaobao.intake.v1.CaseStatus\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x11ListCasesResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.xiaobao.intake.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x19RecordFirstContactRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x30\n\x0c\x63ontacted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x03 \x01(\t\"7\n\x10\x43loseCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x12\n\nresolution\x18\x02 \x01(\t\"\xb3\x02\n\x05\x43lock\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61rticle\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstopped_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08last_day\x18\x07 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bprovisional\x18\t \x01(\x08\x12\r\n\x05state\x18\n \x01(\t\x12\x14\n\x0cwithin_limit\x18\x0b \x01(\x08\x12\x14\n\x0c\x65lapsed_days\x18\x0c \x01(\x01\"d\n\rTimelineEntry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\x94\x06\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.xiaobao.intake.v1.CaseKind\x12+\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1a.xiaobao.intake.v1.Channel\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.xiaobao.intake.v1.CaseStatus\x12\x33\n\x0b\x63omplainant\x18\x05 \x01(\x0b\x32\x1e.xiaobao.intake.v1.Complainant\x12\x18\n\x10institution_text\x18\x06 \x01(\t\x12\x0f\n\x07product\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x1d\n\x15\x61mount_in_dispute_fen\x18\t \x01(\x03\x12/\n\x0breceived_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x61ssigned_node_id\x18\x0b \x01(\t\x12\x1a\n\x12\x61ssigned_node_name\x18\x0c \x01(\t\x12-\n\tclosed_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nresolution\x18\x0e \x01(\t\x12(\n\x06\x63locks\x18\x0f \x03(\x0b\x32\x18.xiaobao.intake.v1.Clock\x12\x32\n\x08timeline\x18\x10 \x03(\x0b\x32 .xiaobao.intake.v1.TimelineEntry\x12\'\n\x05\x61gent\x18\x11 \x01(\x0b\x32\x18.xiaobao.intake.v1.Agent\x12-\n\x08transfer\x18\x12 \x01(\x0b\x32\x1b.xiaobao.intake.v1.Transfer\x12\x14\n\x0cpeople_count\x18\x13 \x01(\x05\x12\r\n\x05major\x18\x14 \x01(\x08\x12\x11\n\trepeat_of\x18\x15 \x01(\t\x12\x11\n\tnew_facts\x18\x16 \x01(\x08\x12\x39\n\x0e\x63lassification\x18\x17 \x01(\x0b\x32!.xiaobao.intake.v1.Classification*\xa9\x01\n\x08\x43\x61seKind\x12\x19\n\x15\x43\x41SE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41SE_KIND_COMPLAINT\x10\x01\x12\x1a\n\x16\x43\x41SE_KIND_CONSULTATION\x10\x02\x12\x1f\n\x1b\x43\x41SE_KIND_MEDIATION_REQUEST\x10\x03\x12\x14\n\x10\x43\x41SE_KIND_REPORT\x10\x04\x12\x16\n\x12\x43\x41SE_KIND_PETITION\x10\x05*\xb2\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43HANNEL_HOTLINE\x10\x01\x12\x0f\n\x0b\x43HANNEL_WEB\x10\x02\x12\x18\n\x14\x43HANNEL_MINI_PROGRAM\x10\x03\x12\x12\n\x0e\x43HANNEL_LETTER\x10\x04\x12\x11\n\rCHANNEL_VISIT\x10\x05\x12\x11\n\rCHANNEL_EMAIL\x10\x06\x12\x14\n\x10\x43HANNEL_TRANSFER\x10\x07*\x88\x02\n\nCaseStatus\x12\x1b\n\x17\x43\x41SE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41SE_STATUS_RECEIVED\x10\x01\x12\x18\n\x14\x43\x41SE_STATUS_ASSIGNED\x10\x02\x12\x1d\n\x19\x43\x41SE_STATUS_NEEDS_ROUTING\x10\x03\x12\x18\n\x14\x43\x41SE_STATUS_ANSWERED\x10\x04\x12\x16\n\x12\x43\x41SE_STATUS_CLOSED\x10\x05\x12%\n!CASE_STATUS_REFERRED_TO_MEDIATION\x10\x06\x12\x16\n\x12\x43\x41SE_STATUS_LINKED\x10\x07\x12\x19\n\x15\x43\x41SE_STATUS_WITHDRAWN\x10\x08\x32\xd3\x04\n\rIntakeService\x12Y\n\nSubmitCase\x12$.xiaobao.intake.v1.SubmitCaseRequest\x1a%.xiaobao.intake.v1.SubmitCaseResponse\x12\x45\n\x07GetCase\x12!.xiaobao.intake.v1.GetCaseRequest\x1a\x17.xiaobao.intake.v1.Case\x12V\n\tListCases\x12#.xiaobao.intake.v1.ListCasesRequest\x1a$.xiaobao.intake.v1.ListCasesResponse\x12[\n\x12RecordFirstContact\x12,.xiaobao.intake.v1.RecordFirstContactRequest\x1a\x17.xiaobao.intake.v1.Case\x12I\n\tCloseCase\x12#.xiaobao.intake.v1.CloseCaseRequest\x1a\x17.xiaobao.intake.v1.Case\x12O\n\x0cWithdrawCase\x12&.xiaobao.intake.v1.WithdrawCaseRequest\x1a\x17.xiaobao.intake.v1.Case\x12O\n\x0c\x43lassifyCase\x12&.xiaobao.intake.v1.ClassifyCaseRequest\x1a\x17.xiaobao.intake.v1.Caseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xiaobao.intake.v1.intake_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CASEKIND']._serialized_start=1957
-  _globals['_CASEKIND']._serialized_end=2126
-  _globals['_CHANNEL']._serialized_start=2129
-  _globals['_CHANNEL']._serialized_end=2307
-  _globals['_CASESTATUS']._serialized_start=2310
-  _globals['_CASESTATUS']._serialized_end=2523
-  _globals['_COMPLAINANT']._serialized_start=86
-  _globals['_COMPLAINANT']._serialized_end=168
-  _globals['_SUBMITCASEREQUEST']._serialized_start=171
-  _globals['_SUBMITCASEREQUEST']._serialized_end=491
-  _globals['_SUBMITCASERESPONSE']._serialized_start=493
-  _globals['_SUBMITCASERESPONSE']._serialized_end=579
-  _globals['_GETCASEREQUEST']._serialized_start=581
-  _globals['_GETCASEREQUEST']._serialized_end=614
-  _globals['_LISTCASESREQUEST']._serialized_start=616
-  _globals['_LISTCASESREQUEST']._serialized_end=720
-  _globals['_LISTCASESRESPONSE']._serialized_start=722
-  _globals['_LISTCASESRESPONSE']._serialized_end=806
-  _globals['_RECORDFIRSTCONTACTREQUEST']._serialized_start=808
-  _globals['_RECORDFIRSTCONTACTREQUEST']._serialized_end=916
-  _globals['_CLOSECASEREQUEST']._serialized_start=918
-  _globals['_CLOSECASEREQUEST']._serialized_end=973
-  _globals['_CLOCK']._serialized_start=976
-  _globals['_CLOCK']._serialized_end=1283
-  _globals['_TIMELINEENTRY']._serialized_start=1285
-  _globals['_TIMELINEENTRY']._serialized_end=1385
-  _globals['_CASE']._serialized_start=1388
-  _globals['_CASE']._serialized_end=1954
-  _globals['_INTAKESERVICE']._serialized_start=2526
-  _globals['_INTAKESERVICE']._serialized_end=2959
+  _globals['_CASEKIND']._serialized_start=2944
+  _globals['_CASEKIND']._serialized_end=3113
+  _globals['_CHANNEL']._serialized_start=3116
+  _globals['_CHANNEL']._serialized_end=3294
+  _globals['_CASESTATUS']._serialized_start=3297
+  _globals['_CASESTATUS']._serialized_end=3561
+  _globals['_AGENT']._serialized_start=86
+  _globals['_AGENT']._serialized_end=196
+  _globals['_TRANSFER']._serialized_start=198
+  _globals['_TRANSFER']._serialized_end=308
+  _globals['_CLASSIFICATION']._serialized_start=310
+  _globals['_CLASSIFICATION']._serialized_end=423
+  _globals['_COMPLAINANT']._serialized_start=425
+  _globals['_COMPLAINANT']._serialized_end=507
+  _globals['_SUBMITCASEREQUEST']._serialized_start=510
+  _globals['_SUBMITCASEREQUEST']._serialized_end=1018
+  _globals['_SUBMITCASERESPONSE']._serialized_start=1020
+  _globals['_SUBMITCASERESPONSE']._serialized_end=1125
+  _globals['_WITHDRAWCASEREQUEST']._serialized_start=1127
+  _globals['_WITHDRAWCASEREQUEST']._serialized_end=1231
+  _globals['_CLASSIFYCASEREQUEST']._serialized_start=1233
+  _globals['_CLASSIFYCASEREQUEST']._serialized_end=1344
+  _globals['_GETCASEREQUEST']._serialized_start=1346
+  _globals['_GETCASEREQUEST']._serialized_end=1379
+  _globals['_LISTCASESREQUEST']._serialized_start=1381
+  _globals['_LISTCASESREQUEST']._serialized_end=1485
+  _globals['_LISTCASESRESPONSE']._serialized_start=1487
+  _globals['_LISTCASESRESPONSE']._serialized_end=1571
+  _globals['_RECORDFIRSTCONTACTREQUEST']._serialized_start=1573
+  _globals['_RECORDFIRSTCONTACTREQUEST']._serialized_end=1681
+  _globals['_CLOSECASEREQUEST']._serialized_start=1683
+  _globals['_CLOSECASEREQUEST']._serialized_end=1738
+  _globals['_CLOCK']._serialized_start=1741
+  _globals['_CLOCK']._serialized_end=2048
+  _globals['_TIMELINEENTRY']._serialized_start=2050
+  _globals['_TIMELINEENTRY']._serialized_end=2150
+  _globals['_CASE']._serialized_start=2153
+  _globals['_CASE']._serialized_end=2941
+  _globals['_INTAKESERVICE']._serialized_start=3564
+  _globals['_INTAKESERVICE']._serialized_end=4159
 # @@protoc_insertion_point(module_scope)

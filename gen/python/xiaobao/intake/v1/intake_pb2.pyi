@@ -39,6 +39,8 @@ class CaseStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CASE_STATUS_ANSWERED: _ClassVar[CaseStatus]
     CASE_STATUS_CLOSED: _ClassVar[CaseStatus]
     CASE_STATUS_REFERRED_TO_MEDIATION: _ClassVar[CaseStatus]
+    CASE_STATUS_LINKED: _ClassVar[CaseStatus]
+    CASE_STATUS_WITHDRAWN: _ClassVar[CaseStatus]
 CASE_KIND_UNSPECIFIED: CaseKind
 CASE_KIND_COMPLAINT: CaseKind
 CASE_KIND_CONSULTATION: CaseKind
@@ -60,6 +62,46 @@ CASE_STATUS_NEEDS_ROUTING: CaseStatus
 CASE_STATUS_ANSWERED: CaseStatus
 CASE_STATUS_CLOSED: CaseStatus
 CASE_STATUS_REFERRED_TO_MEDIATION: CaseStatus
+CASE_STATUS_LINKED: CaseStatus
+CASE_STATUS_WITHDRAWN: CaseStatus
+
+class Agent(_message.Message):
+    __slots__ = ("name", "id_number", "phone", "authorization_reference", "relationship")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    id_number: str
+    phone: str
+    authorization_reference: str
+    relationship: str
+    def __init__(self, name: _Optional[str] = ..., id_number: _Optional[str] = ..., phone: _Optional[str] = ..., authorization_reference: _Optional[str] = ..., relationship: _Optional[str] = ...) -> None: ...
+
+class Transfer(_message.Message):
+    __slots__ = ("regulator", "reference", "received_by_regulator_at")
+    REGULATOR_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_BY_REGULATOR_AT_FIELD_NUMBER: _ClassVar[int]
+    regulator: str
+    reference: str
+    received_by_regulator_at: _timestamp_pb2.Timestamp
+    def __init__(self, regulator: _Optional[str] = ..., reference: _Optional[str] = ..., received_by_regulator_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Classification(_message.Message):
+    __slots__ = ("business_type", "product", "issue", "taxonomy_version", "source")
+    BUSINESS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_FIELD_NUMBER: _ClassVar[int]
+    TAXONOMY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    business_type: str
+    product: str
+    issue: str
+    taxonomy_version: str
+    source: str
+    def __init__(self, business_type: _Optional[str] = ..., product: _Optional[str] = ..., issue: _Optional[str] = ..., taxonomy_version: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Complainant(_message.Message):
     __slots__ = ("name", "phone", "id_number", "region_code")
@@ -74,7 +116,7 @@ class Complainant(_message.Message):
     def __init__(self, name: _Optional[str] = ..., phone: _Optional[str] = ..., id_number: _Optional[str] = ..., region_code: _Optional[str] = ...) -> None: ...
 
 class SubmitCaseRequest(_message.Message):
-    __slots__ = ("kind", "channel", "complainant", "institution_text", "product", "summary", "amount_in_dispute_fen", "received_at", "request_id")
+    __slots__ = ("kind", "channel", "complainant", "institution_text", "product", "summary", "amount_in_dispute_fen", "received_at", "request_id", "agent", "transfer", "people_count", "new_facts", "classification")
     KIND_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     COMPLAINANT_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +126,11 @@ class SubmitCaseRequest(_message.Message):
     AMOUNT_IN_DISPUTE_FEN_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    PEOPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEW_FACTS_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
     kind: CaseKind
     channel: Channel
     complainant: Complainant
@@ -93,15 +140,42 @@ class SubmitCaseRequest(_message.Message):
     amount_in_dispute_fen: int
     received_at: _timestamp_pb2.Timestamp
     request_id: str
-    def __init__(self, kind: _Optional[_Union[CaseKind, str]] = ..., channel: _Optional[_Union[Channel, str]] = ..., complainant: _Optional[_Union[Complainant, _Mapping]] = ..., institution_text: _Optional[str] = ..., product: _Optional[str] = ..., summary: _Optional[str] = ..., amount_in_dispute_fen: _Optional[int] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    agent: Agent
+    transfer: Transfer
+    people_count: int
+    new_facts: bool
+    classification: Classification
+    def __init__(self, kind: _Optional[_Union[CaseKind, str]] = ..., channel: _Optional[_Union[Channel, str]] = ..., complainant: _Optional[_Union[Complainant, _Mapping]] = ..., institution_text: _Optional[str] = ..., product: _Optional[str] = ..., summary: _Optional[str] = ..., amount_in_dispute_fen: _Optional[int] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., agent: _Optional[_Union[Agent, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., people_count: _Optional[int] = ..., new_facts: _Optional[bool] = ..., classification: _Optional[_Union[Classification, _Mapping]] = ...) -> None: ...
 
 class SubmitCaseResponse(_message.Message):
-    __slots__ = ("case", "duplicate_request")
+    __slots__ = ("case", "duplicate_request", "linked_to")
     CASE_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    LINKED_TO_FIELD_NUMBER: _ClassVar[int]
     case: Case
     duplicate_request: bool
-    def __init__(self, case: _Optional[_Union[Case, _Mapping]] = ..., duplicate_request: _Optional[bool] = ...) -> None: ...
+    linked_to: str
+    def __init__(self, case: _Optional[_Union[Case, _Mapping]] = ..., duplicate_request: _Optional[bool] = ..., linked_to: _Optional[str] = ...) -> None: ...
+
+class WithdrawCaseRequest(_message.Message):
+    __slots__ = ("case_no", "reason", "withdrawn_at")
+    CASE_NO_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_AT_FIELD_NUMBER: _ClassVar[int]
+    case_no: str
+    reason: str
+    withdrawn_at: _timestamp_pb2.Timestamp
+    def __init__(self, case_no: _Optional[str] = ..., reason: _Optional[str] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ClassifyCaseRequest(_message.Message):
+    __slots__ = ("case_no", "classification", "note")
+    CASE_NO_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    case_no: str
+    classification: Classification
+    note: str
+    def __init__(self, case_no: _Optional[str] = ..., classification: _Optional[_Union[Classification, _Mapping]] = ..., note: _Optional[str] = ...) -> None: ...
 
 class GetCaseRequest(_message.Message):
     __slots__ = ("case_no",)
@@ -186,7 +260,7 @@ class TimelineEntry(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., actor: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("case_no", "kind", "channel", "status", "complainant", "institution_text", "product", "summary", "amount_in_dispute_fen", "received_at", "assigned_node_id", "assigned_node_name", "closed_at", "resolution", "clocks", "timeline")
+    __slots__ = ("case_no", "kind", "channel", "status", "complainant", "institution_text", "product", "summary", "amount_in_dispute_fen", "received_at", "assigned_node_id", "assigned_node_name", "closed_at", "resolution", "clocks", "timeline", "agent", "transfer", "people_count", "major", "repeat_of", "new_facts", "classification")
     CASE_NO_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -203,6 +277,13 @@ class Case(_message.Message):
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     CLOCKS_FIELD_NUMBER: _ClassVar[int]
     TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    PEOPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_OF_FIELD_NUMBER: _ClassVar[int]
+    NEW_FACTS_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
     case_no: str
     kind: CaseKind
     channel: Channel
@@ -219,4 +300,11 @@ class Case(_message.Message):
     resolution: str
     clocks: _containers.RepeatedCompositeFieldContainer[Clock]
     timeline: _containers.RepeatedCompositeFieldContainer[TimelineEntry]
-    def __init__(self, case_no: _Optional[str] = ..., kind: _Optional[_Union[CaseKind, str]] = ..., channel: _Optional[_Union[Channel, str]] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., complainant: _Optional[_Union[Complainant, _Mapping]] = ..., institution_text: _Optional[str] = ..., product: _Optional[str] = ..., summary: _Optional[str] = ..., amount_in_dispute_fen: _Optional[int] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assigned_node_id: _Optional[str] = ..., assigned_node_name: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[str] = ..., clocks: _Optional[_Iterable[_Union[Clock, _Mapping]]] = ..., timeline: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ...) -> None: ...
+    agent: Agent
+    transfer: Transfer
+    people_count: int
+    major: bool
+    repeat_of: str
+    new_facts: bool
+    classification: Classification
+    def __init__(self, case_no: _Optional[str] = ..., kind: _Optional[_Union[CaseKind, str]] = ..., channel: _Optional[_Union[Channel, str]] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., complainant: _Optional[_Union[Complainant, _Mapping]] = ..., institution_text: _Optional[str] = ..., product: _Optional[str] = ..., summary: _Optional[str] = ..., amount_in_dispute_fen: _Optional[int] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assigned_node_id: _Optional[str] = ..., assigned_node_name: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[str] = ..., clocks: _Optional[_Iterable[_Union[Clock, _Mapping]]] = ..., timeline: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ..., agent: _Optional[_Union[Agent, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., people_count: _Optional[int] = ..., major: _Optional[bool] = ..., repeat_of: _Optional[str] = ..., new_facts: _Optional[bool] = ..., classification: _Optional[_Union[Classification, _Mapping]] = ...) -> None: ...

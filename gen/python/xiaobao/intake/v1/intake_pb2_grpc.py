@@ -59,6 +59,16 @@ class IntakeServiceStub:
                 request_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.CloseCaseRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
                 _registered_method=True)
+        self.WithdrawCase = channel.unary_unary(
+                '/xiaobao.intake.v1.IntakeService/WithdrawCase',
+                request_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.WithdrawCaseRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
+                _registered_method=True)
+        self.ClassifyCase = channel.unary_unary(
+                '/xiaobao.intake.v1.IntakeService/ClassifyCase',
+                request_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.ClassifyCaseRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -91,7 +101,21 @@ class IntakeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CloseCase(self, request, context):
-        """Staff close a case the centre answered itself (a consultation, a withdrawal).
+        """Staff close a case the centre answered itself (a consultation, a report).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawCase(self, request, context):
+        """The complainant withdrew the case: every clock stops the day the withdrawal came in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClassifyCase(self, request, context):
+        """Staff correct the classification (taxonomy codes); the timeline keeps the earlier one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,6 +147,16 @@ def add_IntakeServiceServicer_to_server(servicer, server):
             'CloseCase': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseCase,
                     request_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.CloseCaseRequest.FromString,
+                    response_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.SerializeToString,
+            ),
+            'WithdrawCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawCase,
+                    request_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.WithdrawCaseRequest.FromString,
+                    response_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.SerializeToString,
+            ),
+            'ClassifyCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClassifyCase,
+                    request_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.ClassifyCaseRequest.FromString,
                     response_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.SerializeToString,
             ),
     }
@@ -260,6 +294,60 @@ class IntakeService:
             target,
             '/xiaobao.intake.v1.IntakeService/CloseCase',
             xiaobao_dot_intake_dot_v1_dot_intake__pb2.CloseCaseRequest.SerializeToString,
+            xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.intake.v1.IntakeService/WithdrawCase',
+            xiaobao_dot_intake_dot_v1_dot_intake__pb2.WithdrawCaseRequest.SerializeToString,
+            xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.intake.v1.IntakeService/ClassifyCase',
+            xiaobao_dot_intake_dot_v1_dot_intake__pb2.ClassifyCaseRequest.SerializeToString,
             xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
             options,
             channel_credentials,
