@@ -86,6 +86,7 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
         "visit",
         "transfer",
     ]
+    people: dict[str, tuple[str, str]] = {}
     for i in range(cases):
         name, phone = _person(rng)
         if i % 8 == 7:
@@ -101,8 +102,6 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
             received = now - timedelta(
                 days=rng.choice((1, 2, 3)), hours=3
             )  # the letter's receipt date
-        elif channel == "transfer":
-            received = now - timedelta(days=rng.choice((2, 4)))  # received first at the regulator
         request = ipb.SubmitCaseRequest(
             kind=getattr(ipb, f"CASE_KIND_{kind.upper()}"),
             channel=getattr(ipb, f"CHANNEL_{channel.upper()}"),
@@ -114,8 +113,52 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
             received_at=to_timestamp(received),
             request_id=f"demo-{run_id}-{i}",
         )
+        if channel == "transfer":
+            # Received first at the regulator, which forwards it with its reference.
+            request.transfer.CopyFrom(
+                ipb.Transfer(
+                    regulator="国家金融监督管理总局天津监管局",
+                    reference=f"津金监转〔2026〕{rng.randrange(100, 999)}号",
+                    received_by_regulator_at=to_timestamp(now - timedelta(days=rng.choice((2, 4)))),
+                )
+            )
+        if i == 3:
+            # A proxy case: the complainant's daughter files with an authorisation letter.
+            request.agent.CopyFrom(
+                ipb.Agent(
+                    name="张" + rng.choice(GIVEN),
+                    id_number="12010419800512003" + "1",
+                    phone="1" + rng.choice("3589") + f"{rng.randrange(10**9):09d}",
+                    authorization_reference=f"授权委托书-{run_id}",
+                    relationship="子女",
+                )
+            )
+        if i == 5:
+            request.people_count = 26  # a group of depositors together: a major complaint
         submitted.append(intake.SubmitCase(request, metadata=staff, timeout=10).case)
-    console.print(f"[green]{len(submitted)} cases recorded through intake's gRPC API[/green]")
+        people[submitted[-1].case_no] = (name, phone)
+    # A complainant calls again about the same card fee with nothing new: linked, no new clock.
+    first = next(c for c in submitted if c.institution_text == COMPLAINTS[0][0])
+    again = intake.SubmitCase(
+        ipb.SubmitCaseRequest(
+            kind=ipb.CASE_KIND_COMPLAINT,
+            channel=ipb.CHANNEL_HOTLINE,
+            complainant=ipb.Complainant(
+                name=people[first.case_no][0], phone=people[first.case_no][1], region_code="120103"
+            ),
+            institution_text=COMPLAINTS[0][0],
+            product=COMPLAINTS[0][2],
+            summary="再次反映：信用卡年费问题仍未解决",
+            request_id=f"demo-{run_id}-again",
+        ),
+        metadata=staff,
+        timeout=10,
+    )
+    console.print(
+        f"[green]{len(submitted) + 1} cases recorded through intake's gRPC API[/green] "
+        f"(one proxy case, one major complaint of 26 people, {again.case.case_no} a repeat "
+        f"linked to {again.linked_to or '-'})"
+    )
 
     # The hotline calls most complainants back; consultations are answered at the desk.
     for case in submitted:
@@ -167,6 +210,15 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
     end = time.monotonic() + answer_timeout
     routed = _wait_routed(intake, staff, [c.case_no for c in submitted], end)
     with_institution = {no for no, node in routed.items() if node}
+    # One complainant settles with the bank directly and withdraws: every clock stops today.
+    withdrawn = sorted(no for no, node in routed.items() if node.startswith("ccb"))[:1]
+    for case_no in withdrawn:
+        intake.WithdrawCase(
+            ipb.WithdrawCaseRequest(case_no=case_no, reason="已与银行协商解决，申请撤回投诉"),
+            metadata=staff,
+        )
+    portal_actions["withdrawn"] = withdrawn
+    with_institution -= set(withdrawn)
     while time.monotonic() < end and not with_institution <= answered | held_back:
         for node in institutions:
             page = portal.ListAssignedCases(
@@ -378,6 +430,7 @@ def print_summary(s: dict) -> None:
 def print_portal(actions: dict[str, list[str]]) -> None:
     """What institutions did beyond answering, and the quarter's scorecard so far."""
     labels = {
+        "withdrawn": "withdrawn by the complainant",
         "extended": "extended to 30 days",
         "paused": "clock paused for evaluation",
         "returned": "returned as misrouted and re-routed",

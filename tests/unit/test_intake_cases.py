@@ -42,9 +42,7 @@ def new_case(
     )
 
 
-def submit(
-    factory, received_at: datetime, request_id: str = "", phone: str = "13812345678"
-) -> str:
+def submit(factory, received_at: datetime, request_id: str = "", phone: str = "13812345678") -> str:
     with db.session_scope(factory) as session:
         case, _ = cases.submit(
             session, new_case(received_at, phone=phone), request_id, datetime.now(UTC)
