@@ -2,12 +2,14 @@
 
     python bench/run.py                 # everything, default counts
     python bench/run.py --quick         # counts / 10
-    python bench/run.py --only grpc     # grpc | outbox | clock | portal
+    python bench/run.py --only grpc     # grpc | outbox | clock | portal | intake-flow
 
 grpc    the intake api (a real child process) against a bare grpcio echo server (also a child)
 outbox  the routing outbox relay against bare kombu publishes with publisher confirms
 clock   compute_deadline against a trivial `start + timedelta(days=limit)`
 portal  the routing api's institution portal (only with --only portal; see bench/routing_portal.py)
+intake-flow  SubmitCase through the ten processes, RabbitMQ and PostgreSQL (only with
+        --only intake-flow; see bench/intake.py)
 
 Speed is never asserted: this prints figures; people read them. See bench/README.md.
 """
@@ -677,7 +679,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=2000, help="outbox events per measurement")
     parser.add_argument("--quick", action="store_true", help="divide the counts by 10")
     parser.add_argument(
-        "--only", choices=("grpc", "outbox", "clock", "portal"), help="run one benchmark"
+        "--only",
+        choices=("grpc", "outbox", "clock", "portal", "intake-flow"),
+        help="run one benchmark",
     )
     parser.add_argument("--serve-echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -743,6 +747,12 @@ def main(argv: list[str] | None = None) -> int:
                     quick = Options(calls=args.calls, cases=500, streams=2)
                     opts = quick if args.quick else Options(calls=args.calls)
                     section = bench_portal(opts, children, tmp / name, console)
+                elif name == "intake-flow":
+                    from bench.intake import Options as FlowOptions
+                    from bench.intake import bench_intake_flow
+
+                    flow = FlowOptions.quick() if args.quick else FlowOptions()
+                    section = bench_intake_flow(flow, children, tmp / name, console)
                 else:
                     section = bench_clock(args.calls * 10)
             except Exception as exc:
