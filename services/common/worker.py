@@ -11,12 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 import eventlet
+import psycopg.waiting
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 
 from services.common import db, logs, metrics
 from services.common import settings as settings_mod
 from services.common.messaging import OutboxRelay, consume
+
+# psycopg's default (C) wait for the server blocks the whole eventlet hub: every query of a
+# handler would stall the worker's other green threads, the outbox relay included. Its
+# selector-based wait goes through the monkey-patched selectors and yields instead.
+psycopg.waiting.wait = psycopg.waiting.wait_selector
 
 log = logging.getLogger(__name__)
 
