@@ -302,3 +302,38 @@ def test_bad_input_on_every_field_is_refused_by_name_and_stores_nothing(
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
     assert err.value.details().startswith(field), err.value.details()
     assert count() == before
+
+
+def test_staff_record_withdraw_and_show_a_case_from_the_command_line(platform, platform_env):
+    from tests.integration.conftest import xiaobao
+
+    recorded = xiaobao(
+        platform_env,
+        "intake",
+        "submit",
+        "--name",
+        "吴建华",
+        "--phone",
+        unique_phone(),
+        "--institution",
+        "工行和平支行",
+        "--region",
+        "120101",
+        "--summary",
+        "手机银行转账失败资金未退回",
+        "--amount",
+        "2300.50",
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    case_no = recorded.stdout.split()[0]
+    assert case_no.startswith("XB") and "first_contact: last day" in recorded.stdout
+    refused = xiaobao(
+        platform_env, "intake", "submit", "--name", "吴建华", "--phone", "123", "--summary", "x"
+    )
+    assert refused.returncode == 2 and "complainant.phone" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    withdrawn = xiaobao(platform_env, "intake", "withdraw", case_no, "--reason", "已解决")
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    shown = xiaobao(platform_env, "intake", "show", case_no)
+    assert shown.returncode == 0 and "withdrawn" in shown.stdout
+    assert "intake.case_withdrawn" in shown.stdout
