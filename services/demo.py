@@ -547,6 +547,9 @@ def run(once: bool, cases: int) -> int:
             table.add_row(*row)
         console.print(table)
         console.print(
+            f"the consumer's page: {platform.consumer_url(platform.settings())}", highlight=False
+        )
+        console.print(
             f"logs in {platform.log_dir}; try `xiaobao intake list`. Ctrl-C stops everything."
         )
         while True:

@@ -61,11 +61,14 @@ def check_ports(cfg: settings_mod.Settings, services: tuple[str, ...]) -> None:
     taken = []
     for name in services:
         own = cfg.service(name)
-        for what, port in (
+        ports = [
             ("GRPC_PORT", own.grpc_port),
             ("METRICS_PORT", own.api_metrics_port),
             ("WORKER_METRICS_PORT", own.worker_metrics_port),
-        ):
+        ]
+        if name == "intake":  # the consumers' page and HTTP API, in intake's api process
+            ports.append(("HTTP_PORT", cfg.intake_http_port))
+        for what, port in ports:
             with socket.socket() as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
@@ -244,6 +247,33 @@ class Platform:
                             f"{service} api at {address} not serving after {timeout}s"
                         )
                     time.sleep(0.2)
+            if service == "intake":
+                self._wait_http(f"{self.consumer_url(cfg)}healthz", deadline, timeout)
+
+    def _wait_http(self, url: str, deadline: float, timeout: float) -> None:
+        """Until GET url answers 200 (intake's consumer page and API, beside its gRPC)."""
+        import urllib.error
+        import urllib.request
+
+        while True:
+            self._check_alive()
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - our own
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"intake's consumer page at {url} not answering after {timeout}s"
+                )
+            time.sleep(0.2)
+
+    @staticmethod
+    def consumer_url(cfg: settings_mod.Settings) -> str:
+        """Where a browser on this machine finds the consumer's page."""
+        host = "127.0.0.1" if cfg.bind_host in ("0.0.0.0", "") else cfg.bind_host  # noqa: S104
+        return f"http://{host}:{cfg.intake_http_port}/"
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to the apis first (no new work), then the workers; SIGKILL what lingers."""

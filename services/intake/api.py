@@ -280,7 +280,17 @@ def register(server: grpc.Server) -> list[str]:
 
 
 def main() -> None:
-    grpc_server.serve(cases.SERVICE, register)
+    # The consumers' page and HTTP API (services/intake/http.py) run in this process too.
+    from services.common import logs, settings
+    from services.intake import http
+
+    cfg = settings.get()
+    logs.setup(cases.SERVICE, "api", cfg.log_level, cfg.log_format)
+    consumer = http.start(cfg)
+    try:
+        grpc_server.serve(cases.SERVICE, register)
+    finally:
+        consumer.close()
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def platform_env(database_url: str, amqp_uri: str, tmp_path_factory) -> dict[str
         env[f"XIAOBAO_{upper}_ADDR"] = f"127.0.0.1:{grpc_port}"
         env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(_free_port())
         env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(_free_port())
+    env["XIAOBAO_INTAKE_HTTP_PORT"] = str(_free_port())
     return env
 
 
@@ -138,6 +139,13 @@ def platform(platform_env: dict[str, str], tmp_path_factory) -> Iterator[Platfor
                 os.environ[key] = value
         settings.get.cache_clear()
         clients.channel.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def http_base(platform: Platform) -> str:
+    """Where the consumer's page and HTTP API answer (intake's api process), without the
+    trailing slash: f"{http_base}/api/v1/complaints"."""
+    return Platform.consumer_url(platform.settings()).rstrip("/")
 
 
 @pytest.fixture()
