@@ -362,6 +362,8 @@ def bench_grpc(n: int, children: Children, tmp: Path, console) -> Section:
             "XIAOBAO_DATA_DIR": str(data_dir),
             "XIAOBAO_INTAKE_GRPC_PORT": str(grpc_port),
             "XIAOBAO_INTAKE_METRICS_PORT": str(metrics_port),
+            # The api also serves the consumer page; a running demo holds the default port.
+            "XIAOBAO_INTAKE_HTTP_PORT": str(free_port()),
             "XIAOBAO_AUTH_SECRET": secret,
             "XIAOBAO_PII_KEY": secrets.token_urlsafe(48),
             "XIAOBAO_BIND_HOST": "127.0.0.1",

@@ -34,6 +34,12 @@ ROUTING_NOTICES = Counter(
     "(each breach escalates the case to the parent office).",
     ["clock", "stage"],
 )
+CONSUMER_LOOKUPS = Counter(
+    "xiaobao_intake_consumer_lookups_total",
+    "Consumers' case lookups on the public page: found, not_found (a wrong number or phone) or "
+    "refused (too many wrong guesses). A rise in not_found and refused is someone guessing.",
+    ["outcome"],
+)
 # Open-case gauges (xiaobao_clock_open_cases{clock,state}) are computed from the database at
 # scrape time by each service's collector; see services/intake/metrics.py.
 

@@ -74,6 +74,8 @@ class Settings:
     routing_policy_file: str
     # The consumers' HTTP JSON API and web page, served by the intake api process.
     intake_http_port: int
+    # The one proxy (an Ingress) whose X-Forwarded-For names the consumer; empty: none.
+    intake_trusted_proxy: str
     services: dict[str, ServiceSettings]
     # How apis authenticate callers: "token" (signed bearer tokens, development) or "mtls"
     # (verified client certificates, production; bearer tokens are then refused).
@@ -137,6 +139,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         routing_sweep_seconds=_float(env, "XIAOBAO_ROUTING_SWEEP_SECONDS", 60.0),
         routing_policy_file=_env(env, "XIAOBAO_ROUTING_POLICY_FILE", ""),
         intake_http_port=_int(env, "XIAOBAO_INTAKE_HTTP_PORT", 8051),
+        intake_trusted_proxy=_env(env, "XIAOBAO_INTAKE_TRUSTED_PROXY", ""),
         services=services,
         **tls,
     )

@@ -8,12 +8,13 @@ import grpc
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from services.common import auth, db, grpc_server
+from services.common import auth, db, grpc_server, logs
+from services.common import settings as settings_mod
 from services.common.clock import Policy, in_force
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum, page, to_timestamp
-from services.intake import cases, domain, taxonomy
+from services.intake import cases, domain, http, taxonomy
 from services.intake.metrics import clock_state, register_collector
 from services.intake.models import Case
 from xiaobao.intake.v1 import intake_pb2 as pb
@@ -171,7 +172,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if at > now:
             raise InvalidArgument("contacted_at", "is in the future")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no)
+            case = cases.get_case(session, request.case_no, lock=True)
             if any(e.type == "intake.first_contact_recorded" for e in case.events):
                 raise FailedPrecondition(f"first contact of {case.case_no} is already recorded")
             cases.record(
@@ -189,7 +190,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if not request.resolution.strip():
             raise InvalidArgument("resolution", "is required")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no)
+            case = cases.get_case(session, request.case_no, lock=True)
             if case.status in ("assigned", "answered") and case.kind in domain.ROUTED_KINDS:
                 raise FailedPrecondition(
                     f"case {case.case_no} is with an institution; it closes on their answer"
@@ -209,7 +210,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if at > now:
             raise InvalidArgument("withdrawn_at", "is in the future")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no)
+            case = cases.get_case(session, request.case_no, lock=True)
             if at < cases._aware(case.received_at):
                 raise InvalidArgument("withdrawn_at", "is before the case was received")
             cases.withdraw(session, case, at, principal.subject, reason)
@@ -223,7 +224,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if len(request.note) > 500:
             raise InvalidArgument("note", "is longer than 500 characters")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no)
+            case = cases.get_case(session, request.case_no, lock=True)
             cases.classify(session, case, fixed, principal.subject, request.note.strip())
             return case_message(case, in_force()[1])
 
@@ -281,10 +282,7 @@ def register(server: grpc.Server) -> list[str]:
 
 def main() -> None:
     # The consumers' page and HTTP API (services/intake/http.py) run in this process too.
-    from services.common import logs, settings
-    from services.intake import http
-
-    cfg = settings.get()
+    cfg = settings_mod.get()
     logs.setup(cases.SERVICE, "api", cfg.log_level, cfg.log_format)
     consumer = http.start(cfg)
     try:

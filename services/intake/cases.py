@@ -31,8 +31,13 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def get_case(session: Session, case_no: str) -> Case:
-    case = session.scalar(select(Case).where(Case.case_no == case_no))
+def get_case(session: Session, case_no: str, lock: bool = False) -> Case:
+    """`lock`: hold the case's row until commit (PostgreSQL), for a writer that must not
+    interleave with another writer of the same case's timeline and clocks."""
+    query = select(Case).where(Case.case_no == case_no)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    case = session.scalar(query)
     if case is None:
         raise CaseNotFound(case_no)
     return case
@@ -184,6 +189,9 @@ def submit(
     id_hash = pii.keyed_hash(new.id_number) if new.id_number else ""
     earlier = find_repeat(session, new, classification, phone_hash, id_hash)
     linked = earlier is not None and not new.new_facts
+    if linked:
+        # Its timeline and clocks are written below; intake's worker may be writing them too.
+        earlier = get_case(session, earlier.case_no, lock=True)
     agent, transfer = new.agent, new.transfer
     case = Case(
         request_id=request_id or None,

@@ -16,9 +16,10 @@ CHANNELS = ("hotline", "web", "mini_program", "letter", "visit", "email", "trans
 # Kinds the centre hands to an institution; the others it answers itself.
 ROUTED_KINDS = ("complaint", "petition")
 
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
-REGION = re.compile(r"^\d{6}$")
+# re.ASCII: \d must not accept full-width or other Unicode digits (１３９…).
+MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$", re.ASCII)
+REGION = re.compile(r"^\d{6}$", re.ASCII)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
@@ -70,7 +71,7 @@ class NewCase:
 
 def id_number_valid(value: str) -> bool:
     """GB 11643 resident ID: 17 digits and an ISO 7064 MOD 11-2 check character."""
-    if not re.fullmatch(r"\d{17}[\dX]", value):
+    if not re.fullmatch(r"\d{17}[\dX]", value, re.ASCII):
         return False
     total = sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS, strict=True))
     return ID_CHECK[total % 11] == value[17]
@@ -89,7 +90,9 @@ def age_from_id_number(id_number: str, on: date) -> int | None:
 
 
 def normalise_phone(phone: str) -> str:
-    digits = re.sub(r"[\s()]", "", phone)
+    """One spelling per number, so its keyed hash matches however it was written:
+    022-23456789, (022) 23456789 and 02223456789 are the same landline."""
+    digits = re.sub(r"[\s()\-]", "", phone)
     if digits.startswith("+86"):
         digits = digits[3:]
     return digits

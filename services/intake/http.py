@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common import db
+from services.common import db, metrics
 from services.common import settings as settings_mod
 from services.common.clock import in_force
 from services.common.errors import InvalidArgument
@@ -312,6 +312,8 @@ class ConsumerApp:
                         .where(Case.id == row.id)
                     )
                     found = public.case_view(case)
+        outcome = "refused" if (wait_case or wait_address) else "found" if found else "not_found"
+        metrics.CONSUMER_LOOKUPS.labels(outcome).inc()
         if wait_case or wait_address:
             seconds = max(wait_case, wait_address)
             log.warning(
@@ -391,6 +393,17 @@ def start(
             # Bounds what waitress buffers; the app answers 413 well below it.
             max_request_body_size=4 * MAX_BODY,
             channel_timeout=30,
+            # Behind an Ingress every consumer would share its address (and its guess limit):
+            # trust that proxy's X-Forwarded-For, and only that proxy's.
+            **(
+                {
+                    "trusted_proxy": cfg.intake_trusted_proxy,
+                    "trusted_proxy_headers": {"x-forwarded-for"},
+                    "trusted_proxy_count": 1,
+                }
+                if cfg.intake_trusted_proxy
+                else {}
+            ),
         )
     except OSError as exc:
         raise SystemExit(

@@ -44,7 +44,8 @@ class IntakeWorker:
         log.info("holiday table or policy in force changed: recomputed %d open cases", count)
 
     def _case(self, session: Session, envelope: Envelope) -> Case:
-        return cases.get_case(session, envelope.payload["case_no"])
+        # Locked: a repeat complaint linked to this case may be writing its timeline now.
+        return cases.get_case(session, envelope.payload["case_no"], lock=True)
 
     @handles("routing", "case_assigned")
     def on_case_assigned(self, session: Session, envelope: Envelope) -> None:

@@ -23,7 +23,7 @@ def test_a_taken_port_is_named_with_its_setting():
 
 def test_free_ports_pass():
     ports = []
-    for _ in range(3):
+    for _ in range(4):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             ports.append(s.getsockname()[1])
@@ -32,6 +32,8 @@ def test_free_ports_pass():
             "XIAOBAO_INTAKE_GRPC_PORT": str(ports[0]),
             "XIAOBAO_INTAKE_METRICS_PORT": str(ports[1]),
             "XIAOBAO_INTAKE_WORKER_METRICS_PORT": str(ports[2]),
+            # A running demo holds the default 8051; the check must not depend on that.
+            "XIAOBAO_INTAKE_HTTP_PORT": str(ports[3]),
         }
     )
     check_ports(cfg, ("intake",))
