@@ -225,6 +225,8 @@ def drive_day(cases: int, seed: int = 12378, answer_timeout: float = 60.0) -> di
                 rpb.ListAssignedCasesRequest(page_size=500), metadata=tokens[node]
             )
             for a in page.assignments:
+                if a.case_no in withdrawn:
+                    continue  # the centre closes it at the bank as the withdrawal arrives
                 if (
                     node == "bank-of-tianjin"
                     and a.status == rpb.ASSIGNMENT_STATUS_ASSIGNED
