@@ -24,19 +24,53 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$xiaobao/education/v1/education.proto\x12\x14xiaobao.education.v1\"\x1b\n\x19GetComplaintTopicsRequest\"A\n\nTopicCount\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\r\n\x05\x63\x61ses\x18\x03 \x01(\x03\"W\n\x0f\x43omplaintTopics\x12\x30\n\x06topics\x18\x01 \x03(\x0b\x32 .xiaobao.education.v1.TopicCount\x12\x12\n\ncases_seen\x18\x02 \x01(\x03\x32\x80\x01\n\x10\x45\x64ucationService\x12l\n\x12GetComplaintTopics\x12/.xiaobao.education.v1.GetComplaintTopicsRequest\x1a%.xiaobao.education.v1.ComplaintTopicsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$xiaobao/education/v1/education.proto\x12\x14xiaobao.education.v1\"\x1b\n\x19GetComplaintTopicsRequest\"A\n\nTopicCount\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\r\n\x05\x63\x61ses\x18\x03 \x01(\x03\"W\n\x0f\x43omplaintTopics\x12\x30\n\x06topics\x18\x01 \x03(\x0b\x32 .xiaobao.education.v1.TopicCount\x12\x12\n\ncases_seen\x18\x02 \x01(\x03\"\xac\x01\n\x08\x43\x61mpaign\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05theme\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x11\n\tstarts_on\x18\x04 \x01(\t\x12\x0f\n\x07\x65nds_on\x18\x05 \x01(\t\x12\x11\n\torganiser\x18\x06 \x01(\t\x12\x15\n\rco_organisers\x18\x07 \x03(\t\x12\x15\n\rtarget_groups\x18\x08 \x03(\t\x12\x0f\n\x07regions\x18\t \x03(\t\"[\n\x16UpsertCampaignResponse\x12\x30\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x1e.xiaobao.education.v1.Campaign\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\xb5\x01\n\x08\x41\x63tivity\x12\x15\n\rcampaign_code\x18\x01 \x01(\t\x12\x0f\n\x07held_on\x18\x02 \x01(\t\x12\x12\n\nplace_type\x18\x03 \x01(\t\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x11\n\tgrid_cell\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x11\n\torganiser\x18\x07 \x01(\t\x12\r\n\x05title\x18\x08 \x01(\t\x12\x13\n\x0breported_by\x18\t \x01(\t\"=\n\x0cOnlineFigure\x12\x0c\n\x04work\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\r\n\x05reads\x18\x03 \x01(\x03\"\xe5\x01\n\x05Reach\x12\x14\n\x0cparticipants\x18\x01 \x01(\x03\x12:\n\x08\x62y_group\x18\x02 \x03(\x0b\x32(.xiaobao.education.v1.Reach.ByGroupEntry\x12\x11\n\tmaterials\x18\x03 \x01(\x03\x12\x32\n\x06online\x18\x04 \x03(\x0b\x32\".xiaobao.education.v1.OnlineFigure\x12\x13\n\x0breported_on\x18\x05 \x01(\t\x1a.\n\x0c\x42yGroupEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x83\x01\n\x15RecordActivityRequest\x12\x30\n\x08\x61\x63tivity\x18\x01 \x01(\x0b\x32\x1e.xiaobao.education.v1.Activity\x12*\n\x05reach\x18\x02 \x01(\x0b\x32\x1b.xiaobao.education.v1.Reach\x12\x0c\n\x04note\x18\x03 \x01(\t\"W\n\x16RecordActivityResponse\x12\x13\n\x0b\x61\x63tivity_id\x18\x01 \x01(\x03\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x15\n\rreach_version\x18\x03 \x01(\x05\"5\n\rReportRequest\x12\x0c\n\x04\x66rom\x18\x01 \x01(\t\x12\n\n\x02to\x18\x02 \x01(\t\x12\n\n\x02\x62y\x18\x03 \x03(\t\"\xc4\x01\n\tReportRow\x12\x37\n\x04keys\x18\x01 \x03(\x0b\x32).xiaobao.education.v1.ReportRow.KeysEntry\x12\x12\n\nactivities\x18\x02 \x01(\x03\x12\x14\n\x0cparticipants\x18\x03 \x01(\x03\x12\x11\n\tmaterials\x18\x04 \x01(\x03\x12\x14\n\x0conline_reads\x18\x05 \x01(\x03\x1a+\n\tKeysEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x82\x01\n\x06Report\x12\x0c\n\x04\x66rom\x18\x01 \x01(\t\x12\n\n\x02to\x18\x02 \x01(\t\x12/\n\x06totals\x18\x03 \x01(\x0b\x32\x1f.xiaobao.education.v1.ReportRow\x12-\n\x04rows\x18\x04 \x03(\x0b\x32\x1f.xiaobao.education.v1.ReportRow\"+\n\x0fHotspotsRequest\x12\x0c\n\x04\x66rom\x18\x01 \x01(\t\x12\n\n\x02to\x18\x02 \x01(\t\"\x8b\x01\n\x07Hotspot\x12\x13\n\x0bregion_code\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x12\n\ncomplaints\x18\x03 \x01(\x03\x12\x10\n\x08previous\x18\x04 \x01(\x03\x12\x0c\n\x04rise\x18\x05 \x01(\x01\x12\x14\n\x0cparticipants\x18\x06 \x01(\x03\x12\x12\n\nsuggestion\x18\x07 \x01(\t\"C\n\x10HotspotsResponse\x12/\n\x08hotspots\x18\x01 \x03(\x0b\x32\x1d.xiaobao.education.v1.Hotspot2\xfb\x03\n\x10\x45\x64ucationService\x12l\n\x12GetComplaintTopics\x12/.xiaobao.education.v1.GetComplaintTopicsRequest\x1a%.xiaobao.education.v1.ComplaintTopics\x12^\n\x0eUpsertCampaign\x12\x1e.xiaobao.education.v1.Campaign\x1a,.xiaobao.education.v1.UpsertCampaignResponse\x12k\n\x0eRecordActivity\x12+.xiaobao.education.v1.RecordActivityRequest\x1a,.xiaobao.education.v1.RecordActivityResponse\x12N\n\tGetReport\x12#.xiaobao.education.v1.ReportRequest\x1a\x1c.xiaobao.education.v1.Report\x12\\\n\x0bGetHotspots\x12%.xiaobao.education.v1.HotspotsRequest\x1a&.xiaobao.education.v1.HotspotsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xiaobao.education.v1.education_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_REACH_BYGROUPENTRY']._loaded_options = None
+  _globals['_REACH_BYGROUPENTRY']._serialized_options = b'8\001'
+  _globals['_REPORTROW_KEYSENTRY']._loaded_options = None
+  _globals['_REPORTROW_KEYSENTRY']._serialized_options = b'8\001'
   _globals['_GETCOMPLAINTTOPICSREQUEST']._serialized_start=62
   _globals['_GETCOMPLAINTTOPICSREQUEST']._serialized_end=89
   _globals['_TOPICCOUNT']._serialized_start=91
   _globals['_TOPICCOUNT']._serialized_end=156
   _globals['_COMPLAINTTOPICS']._serialized_start=158
   _globals['_COMPLAINTTOPICS']._serialized_end=245
-  _globals['_EDUCATIONSERVICE']._serialized_start=248
-  _globals['_EDUCATIONSERVICE']._serialized_end=376
+  _globals['_CAMPAIGN']._serialized_start=248
+  _globals['_CAMPAIGN']._serialized_end=420
+  _globals['_UPSERTCAMPAIGNRESPONSE']._serialized_start=422
+  _globals['_UPSERTCAMPAIGNRESPONSE']._serialized_end=513
+  _globals['_ACTIVITY']._serialized_start=516
+  _globals['_ACTIVITY']._serialized_end=697
+  _globals['_ONLINEFIGURE']._serialized_start=699
+  _globals['_ONLINEFIGURE']._serialized_end=760
+  _globals['_REACH']._serialized_start=763
+  _globals['_REACH']._serialized_end=992
+  _globals['_REACH_BYGROUPENTRY']._serialized_start=946
+  _globals['_REACH_BYGROUPENTRY']._serialized_end=992
+  _globals['_RECORDACTIVITYREQUEST']._serialized_start=995
+  _globals['_RECORDACTIVITYREQUEST']._serialized_end=1126
+  _globals['_RECORDACTIVITYRESPONSE']._serialized_start=1128
+  _globals['_RECORDACTIVITYRESPONSE']._serialized_end=1215
+  _globals['_REPORTREQUEST']._serialized_start=1217
+  _globals['_REPORTREQUEST']._serialized_end=1270
+  _globals['_REPORTROW']._serialized_start=1273
+  _globals['_REPORTROW']._serialized_end=1469
+  _globals['_REPORTROW_KEYSENTRY']._serialized_start=1426
+  _globals['_REPORTROW_KEYSENTRY']._serialized_end=1469
+  _globals['_REPORT']._serialized_start=1472
+  _globals['_REPORT']._serialized_end=1602
+  _globals['_HOTSPOTSREQUEST']._serialized_start=1604
+  _globals['_HOTSPOTSREQUEST']._serialized_end=1647
+  _globals['_HOTSPOT']._serialized_start=1650
+  _globals['_HOTSPOT']._serialized_end=1789
+  _globals['_HOTSPOTSRESPONSE']._serialized_start=1791
+  _globals['_HOTSPOTSRESPONSE']._serialized_end=1858
+  _globals['_EDUCATIONSERVICE']._serialized_start=1861
+  _globals['_EDUCATIONSERVICE']._serialized_end=2368
 # @@protoc_insertion_point(module_scope)

@@ -39,12 +39,58 @@ class EducationServiceStub:
                 request_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.GetComplaintTopicsRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.ComplaintTopics.FromString,
                 _registered_method=True)
+        self.UpsertCampaign = channel.unary_unary(
+                '/xiaobao.education.v1.EducationService/UpsertCampaign',
+                request_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.Campaign.SerializeToString,
+                response_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.UpsertCampaignResponse.FromString,
+                _registered_method=True)
+        self.RecordActivity = channel.unary_unary(
+                '/xiaobao.education.v1.EducationService/RecordActivity',
+                request_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.RecordActivityRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.RecordActivityResponse.FromString,
+                _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/xiaobao.education.v1.EducationService/GetReport',
+                request_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.ReportRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.Report.FromString,
+                _registered_method=True)
+        self.GetHotspots = channel.unary_unary(
+                '/xiaobao.education.v1.EducationService/GetHotspots',
+                request_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.HotspotsRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.HotspotsResponse.FromString,
+                _registered_method=True)
 
 
 class EducationServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetComplaintTopics(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertCampaign(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordActivity(self, request, context):
+        """Records an activity (once however many co-organisers report it) and optionally its reach;
+        a report that makes the totals inconsistent is refused with the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHotspots(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -57,6 +103,26 @@ def add_EducationServiceServicer_to_server(servicer, server):
                     servicer.GetComplaintTopics,
                     request_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.GetComplaintTopicsRequest.FromString,
                     response_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.ComplaintTopics.SerializeToString,
+            ),
+            'UpsertCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCampaign,
+                    request_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.Campaign.FromString,
+                    response_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.UpsertCampaignResponse.SerializeToString,
+            ),
+            'RecordActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordActivity,
+                    request_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.RecordActivityRequest.FromString,
+                    response_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.RecordActivityResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.ReportRequest.FromString,
+                    response_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.Report.SerializeToString,
+            ),
+            'GetHotspots': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHotspots,
+                    request_deserializer=xiaobao_dot_education_dot_v1_dot_education__pb2.HotspotsRequest.FromString,
+                    response_serializer=xiaobao_dot_education_dot_v1_dot_education__pb2.HotspotsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +152,114 @@ class EducationService:
             '/xiaobao.education.v1.EducationService/GetComplaintTopics',
             xiaobao_dot_education_dot_v1_dot_education__pb2.GetComplaintTopicsRequest.SerializeToString,
             xiaobao_dot_education_dot_v1_dot_education__pb2.ComplaintTopics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.education.v1.EducationService/UpsertCampaign',
+            xiaobao_dot_education_dot_v1_dot_education__pb2.Campaign.SerializeToString,
+            xiaobao_dot_education_dot_v1_dot_education__pb2.UpsertCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.education.v1.EducationService/RecordActivity',
+            xiaobao_dot_education_dot_v1_dot_education__pb2.RecordActivityRequest.SerializeToString,
+            xiaobao_dot_education_dot_v1_dot_education__pb2.RecordActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.education.v1.EducationService/GetReport',
+            xiaobao_dot_education_dot_v1_dot_education__pb2.ReportRequest.SerializeToString,
+            xiaobao_dot_education_dot_v1_dot_education__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHotspots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.education.v1.EducationService/GetHotspots',
+            xiaobao_dot_education_dot_v1_dot_education__pb2.HotspotsRequest.SerializeToString,
+            xiaobao_dot_education_dot_v1_dot_education__pb2.HotspotsResponse.FromString,
             options,
             channel_credentials,
             insecure,
