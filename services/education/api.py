@@ -135,10 +135,8 @@ class EducationService(education_pb2_grpc.EducationServiceServicer):
         auth.require(context, *READERS)
         start, end = _period(request)
         with db.session_scope(self.factory) as session:
-            try:
-                result = reports.report(session, start, end, list(request.by))
-            except ValueError as exc:
-                raise InvalidArgument("by" if "by" in str(exc) else "from", str(exc)) from None
+            # ReportRefused is an InvalidArgument naming `by` or `from`.
+            result = reports.report(session, start, end, list(request.by))
             return pb.Report(
                 **{"from": start.isoformat()},
                 to=end.isoformat(),

@@ -108,7 +108,25 @@ def record_activity(
 def _record_reach(
     session: Session, activity: Activity, r: domain.Reach, reporter: str, now: datetime, note: str
 ) -> int:
-    """A new version of the activity's reach; earlier versions stay, no longer current."""
+    """A new version of the activity's reach; earlier versions stay, no longer current.
+
+    The same figures reported again (a re-imported file, a co-organiser's copy) are not a
+    correction: the current version stands and its number is returned.
+    """
+    same = session.scalar(
+        select(ReachReport).where(
+            ReachReport.activity_id == activity.id,
+            ReachReport.current.is_(True),
+            ReachReport.participants == r.participants,
+            ReachReport.materials == r.materials,
+        )
+    )
+    if (
+        same is not None
+        and (same.by_group or {}) == dict(r.by_group)
+        and _online_unchanged(session, activity, r)
+    ):
+        return same.version
     latest = session.scalar(
         select(func.max(ReachReport.version)).where(ReachReport.activity_id == activity.id)
     )
@@ -156,6 +174,20 @@ def _record_reach(
         )
     session.flush()
     return version
+
+
+def _online_unchanged(session: Session, activity: Activity, r: domain.Reach) -> bool:
+    for (work, platform), reads in r.online.items():
+        current = session.scalar(
+            select(OnlineReach).where(
+                OnlineReach.work_key == work,
+                OnlineReach.platform == platform,
+                OnlineReach.current.is_(True),
+            )
+        )
+        if current is None or current.reads != reads:
+            return False
+    return True
 
 
 def reach_history(session: Session, activity_id: int) -> list[ReachReport]:

@@ -139,3 +139,12 @@ def test_a_campaign_that_ends_before_it_starts_is_refused():
     with pytest.raises(Inconsistent) as err:
         domain.validate_campaign(bad)
     assert err.value.field == "ends_on"
+
+
+def test_the_same_figures_reported_again_are_not_a_correction(factory):
+    reach = domain.Reach(participants=120, by_group={"elderly": 80}, materials=300)
+    assert record(factory, reach=reach).reach_version == 1
+    again = record(factory, reporter="平安人寿天津分公司", reach=reach)
+    assert again.reach_version == 1
+    with db.session_scope(factory) as session:
+        assert len(store.reach_history(session, again.activity.id)) == 1
