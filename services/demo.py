@@ -473,6 +473,88 @@ def print_portal(actions: dict[str, list[str]]) -> None:
     console.print(table)
 
 
+def education_day() -> None:
+    """The education team logs a risk-warning campaign's activities (one reported twice, by its
+    co-organiser too) and reads the month's report and the hot spots."""
+    from xiaobao.education.v1 import education_pb2 as epb
+
+    edu = stub("education")
+    educator = auth.bearer(auth.issue_token("education-team", "educator"))
+    today = (datetime.now(UTC) + timedelta(hours=8)).date()
+    code = f"{today:%Y%m}-risk"
+    edu.UpsertCampaign(
+        epb.Campaign(
+            code=code,
+            theme="risk_warning",
+            title="防范代理退保风险提示",
+            starts_on=today.replace(day=1).isoformat(),
+            ends_on=(today + timedelta(days=30)).isoformat(),
+            organiser="天津市银行业保险业消费者权益保护中心",
+            co_organisers=["中国平安人寿保险股份有限公司天津分公司"],
+            target_groups=["elderly", "new_citizens"],
+            regions=["120103", "120104"],
+        ),
+        metadata=educator,
+    )
+    activities = [
+        ("120103", "community", "on_site", "消保中心", "社区讲座：识别代理退保骗局", 86, 61, 240),
+        ("120104", "campus", "on_site", "消保中心", "校园行：远离不良校园贷", 210, 0, 400),
+        (
+            "120103",
+            "community",
+            "on_site",
+            "平安人寿天津分公司",
+            "社区讲座：识别代理退保骗局",
+            86,
+            61,
+            240,
+        ),
+    ]
+    duplicates = 0
+    for region, place, fmt, reporter, title, people, elderly, materials in activities:
+        got = edu.RecordActivity(
+            epb.RecordActivityRequest(
+                activity=epb.Activity(
+                    campaign_code=code,
+                    held_on=today.isoformat(),
+                    place_type=place,
+                    region_code=region,
+                    format=fmt,
+                    organiser="天津市银行业保险业消费者权益保护中心",
+                    title=title,
+                    reported_by=reporter,
+                ),
+                reach=epb.Reach(
+                    participants=people,
+                    by_group={"elderly": elderly} if elderly else {},
+                    materials=materials,
+                    reported_on=today.isoformat(),
+                ),
+            ),
+            metadata=educator,
+        )
+        duplicates += got.duplicate
+    report = edu.GetReport(
+        epb.ReportRequest(**{"from": today.isoformat()}, to=today.isoformat(), by=["region"]),
+        metadata=educator,
+    )
+    t = report.totals
+    console.print(
+        f"education today: {t.activities} activities ({duplicates} reported twice, counted once), "
+        f"{t.participants} people reached, {t.materials} materials; by region: "
+        + ", ".join(f"{r.keys['region']} {r.participants}" for r in report.rows),
+        highlight=False,
+    )
+    spots = edu.GetHotspots(
+        epb.HotspotsRequest(
+            **{"from": (today - timedelta(days=6)).isoformat()}, to=today.isoformat()
+        ),
+        metadata=educator,
+    )
+    for spot in spots.hotspots[:3]:
+        console.print(f"  hot spot: {spot.suggestion}", highlight=False)
+
+
 def scrape(url: str, prefix: str) -> dict[str, float]:
     """The samples of one metric family from a /metrics endpoint."""
     try:
@@ -525,6 +607,7 @@ def run(once: bool, cases: int) -> int:
         s = summary(final)
         print_summary(s)
         print_portal(day["portal"])
+        education_day()
         _service, _address, api_metrics, worker_metrics = platform.endpoints()[0]
         totals: dict[str, float] = {}
         for url in (api_metrics, worker_metrics):  # clocks stop in both intake processes
