@@ -12,6 +12,7 @@ from services.common.clock_cli import app as clock_app
 from services.common.console import console, err
 from services.education.cli import app as education_app
 from services.intake.cli import app as intake_app
+from services.mediation.cli import app as mediation_app
 from services.routing.cli import app as routing_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.add_typer(clock_app, name="clock")
 app.add_typer(db_app, name="db")
 app.add_typer(routing_app, name="routing")
 app.add_typer(intake_app, name="intake")
+app.add_typer(mediation_app, name="mediation")
 app.add_typer(education_app, name="education")
 app.add_typer(auth_app, name="auth")
 
