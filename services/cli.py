@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.table import Table
 
+from services.blacklist.batch import app as blacklist_app
 from services.common import settings as settings_mod
 from services.common.clock_cli import app as clock_app
 from services.common.console import console, err
@@ -28,6 +29,7 @@ app.add_typer(routing_app, name="routing")
 app.add_typer(intake_app, name="intake")
 app.add_typer(mediation_app, name="mediation")
 app.add_typer(education_app, name="education")
+app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(auth_app, name="auth")
 
 

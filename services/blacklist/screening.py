@@ -1,0 +1,629 @@
+"""Screening of cases for black/grey-industry agents (黑灰产代理): signals, score, flag, rings.
+
+Pure: no database, no clock. A `Screener` holds what it has seen so far in memory:
+
+- lexicon hits: the phrases of `data/lexicon.yaml` (with their variant spellings) found by one
+  Aho-Corasick automaton (pyahocorasick) over the letter;
+- contact points: phones, ID numbers, bank accounts, WeChat/QQ ids, addresses and agent
+  identities from the structured fields and the free text, normalised and kept only as keyed
+  hashes (`services.common.pii.keyed_hash`), each with the complainants and institutions it
+  was seen with;
+- templates: near-duplicate letters (MinHash LSH over character 3-shingles, datasketch); only
+  a cluster's first letter is kept in the LSH, later copies just join its cluster;
+- bursts: complaints per institution per day against that institution's usual daily rate;
+- rings: a union-find over complainants, contact points and templates. Addresses never link
+  (a care home is not a ring) and neither do short texts (a mass incident writes alike). A
+  group is a ring from RING_MIN complainants with at least one contact point shared by
+  SHARED_MIN of them: look-alike letters alone, or a couple's phone, do not make one.
+
+`screen(case)` indexes a case and scores it against everything seen so far (incremental: early
+members of a ring score low until the ring shows). `screen_all(cases)` is the batch mode: it
+indexes every case first and then scores each one against the whole set, so the first letter of
+a ring is flagged as surely as the last. Ring ids are stable within one run, not across runs.
+
+Score: the sum of the weights below, capped at 1; a case is flagged at FLAG_THRESHOLD. Wording
+alone (lexicon) and a shared address alone cannot reach it. A case in a burst that shares no
+contact point with anyone gets no template or ring weight: that is an incident to show staff
+(`Screener.incidents()`), not a ring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import ahocorasick
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from services.common import settings as settings_mod
+from services.common.datafiles import load_yaml
+from services.common.pii import keyed_hash
+
+LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.yaml"
+
+# Weights of the signals: a case's score is the sum of those that fire, capped at 1.
+LEXICON_CAP = 0.3  # all lexicon hits together
+W_SHARED_POINT = 0.35  # a contact point (not an address) seen with >= SHARED_MIN complainants
+W_SHARED_ACROSS = 0.1  # ... and with >= 2 institutions
+W_SHARED_ADDRESS = 0.05  # an address shared by >= SHARED_MIN complainants (never enough alone)
+W_TEMPLATE = 0.25  # letter near-duplicate of letters of >= TEMPLATE_MIN complainants
+W_TEMPLATE_ACROSS = 0.1  # ... sent to >= 2 institutions
+W_RING = 0.3  # member of a connected group of >= RING_MIN complainants
+FLAG_THRESHOLD = 0.5
+
+SHARED_MIN = 3  # complainants on one contact point (two may be a couple)
+TEMPLATE_MIN = 3  # complainants on one letter template
+RING_MIN = 4  # complainants in one connected group
+TEMPLATE_MIN_CHARS = 80  # shorter letters are too generic to call a template
+TEMPLATE_SIMILARITY = 0.6  # estimated Jaccard of 3-shingles to join a template
+NUM_PERM = 64
+BURST_MIN = 30  # complaints against one institution in one day
+BURST_FACTOR = 5.0  # ... and this many times its usual daily rate
+
+_HASH_CHARS = 16  # 64 bits of the keyed hash: no collision in practice at 10^7 points
+
+
+# ---------------------------------------------------------------------------------------------
+# Input and output
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    name: str = ""
+    phone: str = ""
+    id_number: str = ""
+    address: str = ""
+    org: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseInput:
+    case_no: str
+    received_at: datetime
+    institution: str
+    text: str
+    complainant: Party
+    agent: Party | None = None
+
+    @classmethod
+    def from_dict(cls, raw: object) -> CaseInput:
+        """One line of the batch input; ValueError says what is wrong with it."""
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        for key in ("case_no", "received_at", "institution", "text", "complainant"):
+            if not raw.get(key):
+                raise ValueError(f"missing {key}")
+        try:
+            received = datetime.fromisoformat(str(raw["received_at"]))
+        except ValueError:
+            raise ValueError(f"received_at is not an ISO date: {raw['received_at']!r}") from None
+        return cls(
+            case_no=str(raw["case_no"]),
+            received_at=received,
+            institution=str(raw["institution"]),
+            text=str(raw["text"]),
+            complainant=_party(raw["complainant"], "complainant"),
+            agent=None if raw.get("agent") is None else _party(raw["agent"], "agent"),
+        )
+
+
+def _party(raw: object, what: str) -> Party:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what} is not an object")
+    fields = ("name", "phone", "id_number", "address", "org")
+    return Party(**{k: str(raw.get(k) or "") for k in fields})
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    signal: str  # lexicon, contact_point, address, template, ring, incident
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    case_no: str
+    score: float
+    flagged: bool
+    ring_id: str | None
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "case_no": self.case_no,
+            "score": self.score,
+            "flagged": self.flagged,
+            "ring_id": self.ring_id,
+            "reasons": [{"signal": r.signal, "detail": r.detail} for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """Many complaints against one institution on one day: shown to staff, flags nobody."""
+
+    institution: str
+    day: date
+    complaints: int
+    usual_per_day: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexicon
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    canonical: str
+    category: str
+    label: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    version: str
+    automaton: ahocorasick.Automaton = field(repr=False)
+
+    def find(self, text: str) -> dict[str, tuple[Phrase, str]]:
+        """Distinct canonical phrases in `text` → (phrase, the spelling found)."""
+        found: dict[str, tuple[Phrase, str]] = {}
+        for _end, (spelling, phrase) in self.automaton.iter(_fold(text)):
+            if phrase.canonical not in found or spelling == phrase.canonical:
+                found[phrase.canonical] = (phrase, spelling)
+        return found
+
+
+def _fold(text: str) -> str:
+    # Spacing and case tricks (全 额 退 保, TB新政) read the same as the phrase.
+    return "".join(text.split()).lower()
+
+
+def parse_lexicon(raw: object) -> Lexicon:
+    if not isinstance(raw, dict) or not raw.get("version") or not raw.get("categories"):
+        raise ValueError("expected a mapping with version and categories")
+    automaton = ahocorasick.Automaton()
+    for category, spec in raw["categories"].items():
+        weight = float(spec.get("weight", 0))
+        for entry in spec.get("phrases") or []:
+            phrase = Phrase(
+                canonical=str(entry["phrase"]),
+                category=str(category),
+                label=str(spec.get("label", category)),
+                weight=float(entry.get("weight", weight)),
+            )
+            for spelling in [phrase.canonical, *(entry.get("variants") or [])]:
+                key = _fold(str(spelling))
+                if not key:
+                    raise ValueError(f"empty spelling in {category}")
+                automaton.add_word(key, (str(spelling), phrase))
+    automaton.make_automaton()
+    return Lexicon(version=str(raw["version"]), automaton=automaton)
+
+
+def load_lexicon(path: str | Path = LEXICON_PATH) -> Lexicon:
+    """The lexicon in force: re-read when the file changes, so an update needs no release."""
+    return load_yaml(path, parse_lexicon, "screening lexicon")
+
+
+# ---------------------------------------------------------------------------------------------
+# Contact points
+
+_PHONE = re.compile(r"(?<![\d])(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![\d])")
+_ID = re.compile(r"(?<![\dXx])(\d{17}[\dXx])(?![\dXx])")
+_ACCOUNT = re.compile(r"(?:卡号|账号|帐号|账户|收款账户)[:：\s]*(\d[\d ]{11,22}\d)")
+_WECHAT = re.compile(
+    r"(?:微信|威信|vx|v信|wx|weixin|wechat)号?[:：\s]*([a-z][-_a-z0-9]{5,19})", re.I
+)
+_QQ = re.compile(r"(?:qq|扣扣)号?[:：\s]*(\d{5,11})", re.I)
+_NON_ADDRESS = re.compile(r"[\s,，.。、\-—()（）#号]")
+
+_ROLE_LABELS = {
+    ("complainant", "phone"): "complainant's phone",
+    ("complainant", "id"): "complainant's ID number",
+    ("complainant", "address"): "complainant's address",
+    ("agent", "phone"): "agent phone",
+    ("agent", "id"): "agent ID number",
+    ("agent", "agent"): "agent identity",
+    ("text", "phone"): "phone in the letter",
+    ("text", "id"): "ID number in the letter",
+    ("text", "account"): "bank account in the letter",
+    ("text", "wechat"): "WeChat id in the letter",
+    ("text", "qq"): "QQ id in the letter",
+}
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit() or ch in "Xx").upper()
+
+
+def _norm_phone(value: str) -> str:
+    digits = _digits(value)
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return digits
+
+
+def extract_points(case: CaseInput) -> list[tuple[str, str, str]]:
+    """(kind, normalised value, role) of every contact point of a case, deduplicated."""
+    out: dict[tuple[str, str], str] = {}
+
+    def add(kind: str, value: str, role: str) -> None:
+        if value and (kind, value) not in out:
+            out[(kind, value)] = role
+
+    c = case.complainant
+    add("phone", _norm_phone(c.phone), "complainant")
+    add("id", _digits(c.id_number), "complainant")
+    add("address", _NON_ADDRESS.sub("", c.address), "complainant")
+    if case.agent is not None:
+        a = case.agent
+        add("phone", _norm_phone(a.phone), "agent")
+        add("id", _digits(a.id_number), "agent")
+        if a.name:
+            add("agent", f"{a.name.strip()}|{a.org.strip()}", "agent")
+    text = case.text
+    for m in _PHONE.finditer(text):
+        add("phone", _norm_phone(m.group(1)), "text")
+    for m in _ID.finditer(text):
+        add("id", m.group(1).upper(), "text")
+    for m in _ACCOUNT.finditer(text):
+        add("account", _digits(m.group(1)), "text")
+    for m in _WECHAT.finditer(text):
+        add("wechat", m.group(1).lower(), "text")
+    for m in _QQ.finditer(text):
+        add("qq", m.group(1), "text")
+    return [(kind, value, role) for (kind, value), role in out.items()]
+
+
+# ---------------------------------------------------------------------------------------------
+# State
+
+
+class _UnionFind:
+    """Union by size with path halving; each root carries the ring's running evidence."""
+
+    __slots__ = ("parent", "stats")
+
+    def __init__(self) -> None:
+        # Nodes: "c<hash>" a complainant, "<hash>" a contact point, an int a letter template.
+        self.parent: dict[str | int, str | int] = {}
+        # root → [complainants, points of >= SHARED_MIN complainants, templates, institutions];
+        # only for roots that have any (most contact points never do: memory).
+        self.stats: dict[str | int, list] = {}
+
+    def add(self, node: str | int) -> bool:
+        if node in self.parent:
+            return False
+        self.parent[node] = node
+        return True
+
+    def evidence(self, root: str | int) -> list:
+        ev = self.stats.get(root)
+        if ev is None:
+            ev = self.stats[root] = [0, 0, 0, set()]
+        return ev
+
+    def find(self, node: str | int) -> str | int:
+        parent = self.parent
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(self, a: str | int, b: str | int) -> str | int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        sa, sb = self.stats.get(ra), self.stats.get(rb)
+        if sb is None:
+            self.parent[rb] = ra
+            return ra
+        if sa is None:
+            self.parent[ra] = rb
+            return rb
+        if sa[0] < sb[0]:
+            ra, rb, sa, sb = rb, ra, sb, sa
+        self.parent[rb] = ra
+        sa[0] += sb[0]
+        sa[1] += sb[1]
+        sa[2] += sb[2]
+        sa[3] |= sb[3]
+        del self.stats[rb]
+        return ra
+
+
+class _Seen:
+    """Complainants and institutions seen with one point or template (a set only once shared)."""
+
+    __slots__ = ("complainants", "institutions", "kind")
+
+    def __init__(self, kind: str, complainant: str, institution: str) -> None:
+        self.kind = kind
+        self.complainants: str | set[str] = complainant
+        self.institutions: str | set[str] = institution
+
+    def add(self, complainant: str, institution: str) -> int:
+        """How many complainants now, if `complainant` is new here; else 0."""
+        added = 0
+        if isinstance(self.complainants, str):
+            if complainant != self.complainants:
+                self.complainants = {self.complainants, complainant}
+                added = 2
+        elif complainant not in self.complainants:
+            self.complainants.add(complainant)
+            added = len(self.complainants)
+        if isinstance(self.institutions, str):
+            if institution != self.institutions:
+                self.institutions = {self.institutions, institution}
+        else:
+            self.institutions.add(institution)
+        return added
+
+    def counts(self) -> tuple[int, int]:
+        n = 1 if isinstance(self.complainants, str) else len(self.complainants)
+        m = 1 if isinstance(self.institutions, str) else len(self.institutions)
+        return n, m
+
+
+@dataclass(slots=True)
+class CaseFeatures:
+    """What indexing a case found; scoring reads it against the screener's state."""
+
+    case_no: str
+    complainant: str
+    institution: str
+    day: date
+    points: list[tuple[str, str, str]]  # (hash, kind, role)
+    template: int | None
+    similarity: float
+    lexicon: list[tuple[Phrase, str]]
+
+
+def _shingle_hash(shingle: bytes) -> int:
+    return zlib.crc32(shingle)
+
+
+_PROTO = MinHash(num_perm=NUM_PERM, seed=7)
+_PERMUTATIONS = _PROTO.permutations
+
+
+class Screener:
+    """Screens cases one by one (`screen`) or as a batch (`screen_all`); see the module doc."""
+
+    def __init__(self, lexicon: Lexicon | None = None, pii_key: str | None = None) -> None:
+        self.lexicon = lexicon or load_lexicon()
+        self._pii_key = pii_key or settings_mod.get().pii_key
+        self._points: dict[str, _Seen] = {}
+        self._templates: dict[int, _Seen] = {}
+        self._template_reps: dict[int, np.ndarray] = {}
+        self._lsh = MinHashLSH(threshold=TEMPLATE_SIMILARITY - 0.1, num_perm=NUM_PERM)
+        self._uf = _UnionFind()
+        self._per_day: Counter[tuple[str, date]] = Counter()
+        self._span: dict[str, list[date]] = {}  # institution → [first day, last day]
+        self._per_institution: Counter[str] = Counter()
+
+    # -- indexing ------------------------------------------------------------------------------
+
+    def _hash(self, value: str) -> str:
+        return keyed_hash(value, self._pii_key)[:_HASH_CHARS]
+
+    def index(self, case: CaseInput) -> CaseFeatures:
+        c = case.complainant
+        person = f"id:{_digits(c.id_number)}" if c.id_number else f"np:{c.name}|{c.phone}"
+        cnode = "c" + self._hash(person)
+        inst = case.institution
+        uf = self._uf
+        if uf.add(cnode):
+            uf.evidence(cnode)[0] = 1
+        uf.evidence(uf.find(cnode))[3].add(inst)
+
+        points = []
+        for kind, value, role in extract_points(case):
+            h = self._hash(f"{kind}:{value}")
+            points.append((h, kind, role))
+            seen = self._points.get(h)
+            if seen is None:
+                self._points[h] = _Seen(kind, cnode, inst)
+                shared = False
+            else:
+                shared = seen.add(cnode, inst) == SHARED_MIN
+            if kind == "address":
+                continue  # an address never links a ring (care homes, families, offices)
+            uf.add(h)
+            root = uf.union(cnode, h)
+            if shared:
+                uf.evidence(root)[1] += 1
+
+        template, similarity = self._index_template(case.text, cnode, inst)
+        if template is not None:
+            uf.union(cnode, template)
+
+        day = case.received_at.date()
+        self._per_day[(inst, day)] += 1
+        self._per_institution[inst] += 1
+        span = self._span.setdefault(inst, [day, day])
+        span[0], span[1] = min(span[0], day), max(span[1], day)
+        return CaseFeatures(
+            case_no=case.case_no,
+            complainant=cnode,
+            institution=inst,
+            day=day,
+            points=points,
+            template=template,
+            similarity=similarity,
+            lexicon=list(self.lexicon.find(case.text).values()),
+        )
+
+    def _index_template(self, text: str, cnode: str, inst: str) -> tuple[int | None, float]:
+        folded = "".join(text.split())
+        if len(folded) < TEMPLATE_MIN_CHARS:
+            return None, 0.0
+        mh = MinHash(
+            num_perm=NUM_PERM,
+            hashfunc=_shingle_hash,
+            permutations=_PERMUTATIONS,
+            scheme=_PROTO.scheme,
+        )
+        mh.update_batch({folded[i : i + 3].encode() for i in range(len(folded) - 2)})
+        best, best_sim = None, 0.0
+        for candidate in self._lsh.query(mh)[:8]:
+            sim = (
+                float(np.count_nonzero(self._template_reps[candidate] == mh.hashvalues)) / NUM_PERM
+            )
+            if sim > best_sim:
+                best, best_sim = candidate, sim
+        if best is not None and best_sim >= TEMPLATE_SIMILARITY:
+            if self._templates[best].add(cnode, inst) == 2:
+                # Count the template once in its ring's evidence (see index()).
+                self._uf.evidence(self._uf.find(best))[2] += 1
+            return best, best_sim
+        tid = len(self._template_reps)
+        self._template_reps[tid] = mh.hashvalues
+        self._templates[tid] = _Seen("template", cnode, inst)
+        self._lsh.insert(tid, mh)
+        self._uf.add(tid)
+        return tid, 1.0
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def _burst(self, institution: str, day: date) -> tuple[int, float] | None:
+        n = self._per_day[(institution, day)]
+        if n < BURST_MIN:
+            return None
+        first, last = self._span[institution]
+        other_days = max(1, (last - first).days)
+        usual = (self._per_institution[institution] - n) / other_days
+        if n < BURST_FACTOR * max(usual, 1.0):
+            return None
+        return n, usual
+
+    def score(self, f: CaseFeatures) -> Result:
+        reasons: list[Reason] = []
+        score = 0.0
+
+        if f.lexicon:
+            weight = min(LEXICON_CAP, sum(p.weight for p, _ in f.lexicon))
+            if weight > 0:
+                score += weight
+                found = ", ".join(
+                    p.canonical + f" ({p.label})"
+                    if spelling == p.canonical
+                    else f"{spelling} (= {p.canonical}, {p.label})"
+                    for p, spelling in f.lexicon
+                )
+                reasons.append(
+                    Reason("lexicon", f"agent wording (lexicon {self.lexicon.version}): {found}")
+                )
+
+        shared_points = []
+        shared_address = None
+        for h, kind, role in f.points:
+            n, m = self._points[h].counts()
+            if n < SHARED_MIN:
+                continue
+            if kind == "address":
+                shared_address = n
+            else:
+                shared_points.append((n, m, _ROLE_LABELS.get((role, kind), kind)))
+        if shared_points:
+            shared_points.sort(key=lambda p: (p[0], p[1]), reverse=True)  # ties: fields first
+            n, m, _ = shared_points[0]
+            score += W_SHARED_POINT + (W_SHARED_ACROSS if m >= 2 else 0.0)
+            for n, m, label in shared_points[:3]:
+                reasons.append(
+                    Reason(
+                        "contact_point",
+                        f"{label} shared with {n - 1} other complainants"
+                        + (f" across {m} institutions" if m >= 2 else " at one institution"),
+                    )
+                )
+        if shared_address:
+            score += W_SHARED_ADDRESS
+            reasons.append(
+                Reason(
+                    "address",
+                    f"address shared with {shared_address - 1} other complainants "
+                    "(alone not a ring: a care home or a family)",
+                )
+            )
+
+        burst = self._burst(f.institution, f.day)
+        incident = burst is not None and not shared_points
+        if burst is not None:
+            n, usual = burst
+            reasons.append(
+                Reason(
+                    "incident",
+                    f"one of {n} complaints against {f.institution} on {f.day.isoformat()} "
+                    f"(usually {usual:.0f} a day)"
+                    + (": an incident, not a ring" if incident else ""),
+                )
+            )
+
+        ring_id = None
+        if not incident and f.template is not None:
+            n, m = self._templates[f.template].counts()
+            if n >= TEMPLATE_MIN:
+                score += W_TEMPLATE + (W_TEMPLATE_ACROSS if m >= 2 else 0.0)
+                reasons.append(
+                    Reason(
+                        "template",
+                        (
+                            f"letter {round(f.similarity * 100)}% similar to the letters of "
+                            if f.similarity < 1.0
+                            else "letter the first of a template used by "
+                        )
+                        + f"{n - 1} other complainants"
+                        + (f" across {m} institutions" if m >= 2 else ""),
+                    )
+                )
+        if not incident:
+            root = self._uf.find(f.complainant)
+            complainants, points, templates, institutions = self._uf.evidence(root)
+            # A ring needs a contact point shared by SHARED_MIN complainants: look-alike
+            # letters alone, or a couple's phone, do not make one.
+            if complainants >= RING_MIN and points >= 1:
+                ring_id = "R-" + hashlib.sha256(str(root).encode()).hexdigest()[:10]
+                score += W_RING
+                reasons.append(
+                    Reason(
+                        "ring",
+                        f"ring {ring_id}: {complainants} complainants linked by "
+                        f"{points} contact point{'s' if points != 1 else ''} shared by "
+                        f"{SHARED_MIN} or more and "
+                        f"{templates} letter template{'s' if templates != 1 else ''}, "
+                        f"across {len(institutions)} institution"
+                        f"{'s' if len(institutions) != 1 else ''}",
+                    )
+                )
+
+        score = round(min(1.0, score), 3)
+        return Result(f.case_no, score, score >= FLAG_THRESHOLD, ring_id, tuple(reasons))
+
+    # -- modes ---------------------------------------------------------------------------------
+
+    def screen(self, case: CaseInput) -> Result:
+        """Incremental: index the case, then score it against everything seen so far."""
+        return self.score(self.index(case))
+
+    def screen_all(self, cases: Iterable[CaseInput]) -> Iterator[Result]:
+        """Batch, two passes: index every case, then score each against the whole set."""
+        features = [self.index(case) for case in cases]
+        for f in features:
+            yield self.score(f)
+
+    def incidents(self) -> list[Incident]:
+        out = []
+        for inst, day in self._per_day:
+            burst = self._burst(inst, day)
+            if burst is not None:
+                out.append(Incident(inst, day, burst[0], round(burst[1], 1)))
+        return sorted(out, key=lambda i: (i.day, i.institution))
