@@ -533,13 +533,25 @@ def in_force() -> tuple[WorkingCalendar, Policy]:
     if seen is not None and seen[0] == where and now - seen[1] < IN_FORCE_MAX_AGE_SECONDS:
         return seen[2]
     value = _load_in_force()
+    if seen is None or seen[2][0] is not value[0] or seen[2][1] is not value[1]:
+        # Compared while the old copies are still referenced, so a new copy can never be
+        # mistaken for an old one that happened to share its id().
+        _checked["generation"] = _checked.get("generation", 0) + 1
     _checked["value"] = (where, now, value)
     return value
 
 
+def in_force_generation() -> int:
+    """Changes whenever the holiday table or policy in force changes: a cache key for anything
+    derived from them (never use id() of the objects: a freed id is reused)."""
+    in_force()
+    return _checked["generation"]
+
+
 def forget_in_force() -> None:
-    """The next in_force() reads the files again (for tests that edit them in place)."""
-    _checked.clear()
+    """The next in_force() reads the files again (for tests that edit them in place). The
+    generation only ever grows, so no cache keyed on it can match a different policy."""
+    _checked.pop("value", None)
 
 
 def _load_in_force() -> tuple[WorkingCalendar, Policy]:

@@ -16,7 +16,7 @@ import grpc
 from sqlalchemy import select
 
 from services.common import auth, db, grpc_server
-from services.common.clock import SHANGHAI, in_force
+from services.common.clock import SHANGHAI, in_force, in_force_generation
 from services.common.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.common.logs import mask_name, mask_phone
 from services.common.protoconv import (
@@ -231,7 +231,7 @@ def listing_blobs(
     """The masked, serialized Assignment of each (id, feed_seq) row, from the cache or built
     now, and until when all of them stay as they are."""
     calendar, policy = in_force()
-    reference = (current.version, id(calendar), id(policy))
+    reference = (current.version, in_force_generation())
     blobs: list[bytes | None] = []
     untils: list[datetime | None] = []
     missing: dict[int, tuple[int, tuple]] = {}
@@ -332,7 +332,6 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
                 if request.status
                 else ""
             )
-            calendar, policy = in_force()
             # Plain SQL: this one row decides whether a cached page still holds, on every call.
             feed = (
                 session.connection()
@@ -347,8 +346,7 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
                 limit,
                 feed,
                 current.version,
-                id(calendar),
-                id(policy),
+                in_force_generation(),
             )
             found = PAGES.get(page_key, now)
             if found is not None:

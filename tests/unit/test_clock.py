@@ -612,3 +612,26 @@ def test_the_policy_switch_rolls_a_clock_ending_on_a_holiday(
     assert evaluate(decision, events, calendar, now, policy).last_day == d("2026-10-01")
     rolling = dataclasses.replace(policy, roll_calendar_deadlines_to_working_day=True)
     assert evaluate(decision, events, calendar, now, rolling).last_day == d("2026-10-08")
+
+
+def test_the_in_force_generation_changes_only_when_the_policy_in_force_changes(
+    tmp_path, monkeypatch
+):
+    from services.common import clock
+
+    clock.forget_in_force()
+    before = clock.in_force_generation()
+    assert clock.in_force_generation() == before  # nothing changed
+    edited = tmp_path / "policy.yaml"
+    edited.write_text(
+        clock.DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
+            'version: "2026.1"', 'version: "2026.1-edited"'
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(clock.POLICY_FILE_ENV, str(edited))
+    assert clock.in_force()[1].version == "2026.1-edited"
+    assert clock.in_force_generation() == before + 1
+    monkeypatch.delenv(clock.POLICY_FILE_ENV)
+    clock.forget_in_force()
+    assert clock.in_force_generation() > before + 1  # back to the packaged policy: a change
