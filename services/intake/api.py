@@ -211,7 +211,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
             raise InvalidArgument("withdrawn_at", "is in the future")
         with db.session_scope(self.factory) as session:
             case = cases.get_case(session, request.case_no, lock=True)
-            if at < cases._aware(case.received_at):
+            if at < case.received_at:
                 raise InvalidArgument("withdrawn_at", "is before the case was received")
             cases.withdraw(session, case, at, principal.subject, reason)
             return case_message(case, in_force()[1])

@@ -24,13 +24,6 @@ SERVICE = "intake"
 log = logging.getLogger(__name__)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def get_case(session: Session, case_no: str, lock: bool = False) -> Case:
     """`lock`: hold the case's row until commit (PostgreSQL), for a writer that must not
     interleave with another writer of the same case's timeline and clocks."""
@@ -85,8 +78,8 @@ def refresh_clocks(session: Session, case: Case, now: datetime | None = None) ->
     calendar, policy = in_force()
     now = now or datetime.now(UTC)
     history = [
-        domain.HistoryItem(e.type, _aware(e.at), e.data.get("clock_effects", []))
-        for e in sorted(case.events, key=lambda e: (_aware(e.at), e.id or 0))
+        domain.HistoryItem(e.type, e.at, e.data.get("clock_effects", []))
+        for e in sorted(case.events, key=lambda e: (e.at, e.id or 0))
     ]
     by_name = {c.name: c for c in case.clocks}
     for status in domain.derive_clocks(policy, history, calendar, now):

@@ -113,10 +113,6 @@ def _web_files() -> dict[str, tuple[bytes, str]]:
     }
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -346,7 +342,7 @@ class ConsumerApp:
         ).all()
         if len(failures) < limit:
             return 0.0
-        frees_at = _aware(failures[len(failures) - limit]) + window
+        frees_at = failures[len(failures) - limit] + window
         return max(1.0, (frees_at - now).total_seconds())
 
     def _purge(self, session: Session, before: datetime) -> None:

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -340,13 +340,8 @@ class TimelineEntry:
     text: str
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def local_date(value: datetime) -> date:
-    return _aware(value).astimezone(SHANGHAI).date()
+    return value.astimezone(SHANGHAI).date()
 
 
 def _received_text(case) -> str:
@@ -359,7 +354,7 @@ def _received_text(case) -> str:
 
 def timeline(case) -> list[TimelineEntry]:
     """The consumer's timeline of a case: what happened, in order, in plain Chinese."""
-    events = sorted(case.events, key=lambda e: (_aware(e.at), e.id or 0))
+    events = sorted(case.events, key=lambda e: (e.at, e.id or 0))
     assignments = [e for e in events if e.type == "routing.case_assigned"]
     answers = [e for e in events if e.type == "routing.case_answered"]
     out = []
@@ -446,7 +441,7 @@ def receipt_message(case, policy: Policy) -> str:
 def receipt(case, duplicate: bool, policy: Policy) -> dict[str, Any]:
     return {
         "case_no": case.case_no,
-        "received_at": _aware(case.received_at).astimezone(SHANGHAI).isoformat(timespec="seconds"),
+        "received_at": case.received_at.astimezone(SHANGHAI).isoformat(timespec="seconds"),
         "status": case.status,
         "status_text": status_text(case.status),
         "message": receipt_message(case, policy),

@@ -54,8 +54,8 @@ def score_rows(session: Session, quarter: sc.Quarter) -> list[sc.ScoreRow]:
                     case_no=a.case_no,
                     node_id=a.node_id or hop["node_id"],
                     assigned_at=assigned_at,
-                    answered_at=_aware(a.answered_at) if a.status == "answered" else None,
-                    deadline=_aware(a.deadline),
+                    answered_at=a.answered_at if a.status == "answered" else None,
+                    deadline=a.deadline,
                     extended=_extended_since_last_hop(a),
                     paused=a.paused,
                     outcome=a.outcome if a.status == "answered" else "",
@@ -76,12 +76,6 @@ def _extended_since_last_hop(a: Assignment) -> bool:
         elif e["kind"] == "extend":
             extended = True
     return extended
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def scorecard(

@@ -260,12 +260,6 @@ def institution_clock(policy: Policy, case_kind: str) -> ClockSpec | None:
 # --- the institution's clock on an assignment ------------------------------------------------
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _clock_event(a: Assignment, kind: str, at: datetime, **extra) -> None:
     a.clock_events = [*(a.clock_events or []), {"kind": kind, "at": at.isoformat(), **extra}]
 
@@ -825,7 +819,7 @@ def recompute_open(session: Session, now: datetime) -> int:
     for a in session.scalars(select(Assignment).where(Assignment.status.in_(OPEN))):
         before = (a.deadline, a.limit_days)
         _refresh(a, now, calendar, policy)
-        if (_aware(a.deadline), a.limit_days) != (_aware(before[0]), before[1]):
+        if (a.deadline, a.limit_days) != (before[0], before[1]):
             _touch(session, a, now)
             moved += 1
     return moved
