@@ -10,7 +10,8 @@ from rich.table import Table
 from services.blacklist.batch import app as blacklist_app
 from services.common import settings as settings_mod
 from services.common.clock_cli import app as clock_app
-from services.common.console import console, err
+from services.common.console import console
+from services.common.console import fail as _fail
 from services.education.cli import app as education_app
 from services.intake.cli import app as intake_app
 from services.mediation.cli import app as mediation_app
@@ -31,11 +32,6 @@ app.add_typer(mediation_app, name="mediation")
 app.add_typer(education_app, name="education")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(auth_app, name="auth")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 @db_app.command("upgrade")

@@ -383,13 +383,18 @@ def check_extension(
     return step
 
 
+def at_risk_from(started_at: datetime, deadline: datetime, at_risk_fraction: float) -> datetime:
+    """When a running clock turns at risk: the last fraction of its time, at least its last day."""
+    return deadline - max(_ONE_DAY, at_risk_fraction * (deadline - started_at))
+
+
 def running_state(
     started_at: datetime, deadline: datetime, now: datetime, at_risk_fraction: float
 ) -> State:
-    """ok, at_risk (the last fraction of the time, at least the last day) or overdue."""
+    """ok, at_risk (see at_risk_from) or overdue."""
     if now >= deadline:
         return "overdue"
-    if now >= deadline - max(_ONE_DAY, at_risk_fraction * (deadline - started_at)):
+    if now >= at_risk_from(started_at, deadline, at_risk_fraction):
         return "at_risk"
     return "ok"
 

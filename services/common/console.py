@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
+import typer
 from rich.console import Console
 
 
@@ -13,3 +16,9 @@ def _make(stderr: bool) -> Console:
 
 console = _make(stderr=False)
 err = _make(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """A command's refusal: one line on stderr, no traceback, the exit code (2: bad input)."""
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from services.common.console import console, err
+from services.common.console import fail as _fail
 from services.education import importer
 
 app = typer.Typer(
@@ -16,11 +17,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.command("import")(importer.import_command)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _session():

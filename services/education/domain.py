@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from services.common import validation
 from services.common.errors import InvalidArgument
 
 # 五进: into the countryside, communities, campuses, enterprises and business districts.
@@ -103,12 +104,8 @@ def _choice(value: str, allowed: tuple[str, ...], field_name: str) -> str:
 
 
 def _text(value: str, field_name: str, limit: int, required: bool = True) -> str:
-    value = unicodedata.normalize("NFKC", value).strip()
-    if required and not value:
-        raise InvalidArgument(field_name, "is required")
-    if len(value) > limit:
-        raise InvalidArgument(field_name, f"is longer than {limit} characters")
-    return value
+    # Spreadsheets bring full-width letters and spaces: compared and stored half-width.
+    return validation.text(unicodedata.normalize("NFKC", value), field_name, limit, required)
 
 
 def _count(value: int, field_name: str) -> int:

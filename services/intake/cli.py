@@ -7,7 +7,8 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from services.common.console import console, err
+from services.common.console import console
+from services.common.console import fail as _fail
 
 app = typer.Typer(
     help="Cases: submit, show, list, withdraw, classify (talks to the intake api).",
@@ -16,11 +17,6 @@ app = typer.Typer(
 
 KINDS = ("complaint", "consultation", "mediation_request", "report", "petition")
 CHANNELS = ("hotline", "web", "mini_program", "letter", "visit", "email", "transfer")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _call(method: str, request):

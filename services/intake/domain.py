@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from services.common.calendar import WorkingCalendar
 from services.common.clock import SHANGHAI, ClockEvent, ClockStatus, Policy, evaluate
 from services.common.errors import InvalidArgument
+from services.common.validation import text as _text
 
 KINDS = ("complaint", "consultation", "mediation_request", "report", "petition")
 CHANNELS = ("hotline", "web", "mini_program", "letter", "visit", "email", "transfer")
@@ -165,15 +166,6 @@ def _moment(value: datetime, field: str, now: datetime) -> datetime:
         raise InvalidArgument(field, "is in the future")
     if value < EARLIEST:
         raise InvalidArgument(field, "is before 1990")
-    return value
-
-
-def _text(value: str, field: str, limit: int, required: bool = True) -> str:
-    value = value.strip()
-    if required and not value:
-        raise InvalidArgument(field, "is required")
-    if len(value) > limit:
-        raise InvalidArgument(field, f"is longer than {limit} characters")
     return value
 
 

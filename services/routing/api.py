@@ -16,7 +16,7 @@ import grpc
 from sqlalchemy import select
 
 from services.common import auth, db, grpc_server
-from services.common.clock import SHANGHAI, in_force, in_force_generation
+from services.common.clock import SHANGHAI, at_risk_from, in_force, in_force_generation
 from services.common.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.common.logs import mask_name, mask_phone
 from services.common.protoconv import (
@@ -26,6 +26,7 @@ from services.common.protoconv import (
     page,
     to_timestamp,
 )
+from services.common.validation import text as _text
 from services.routing import domain, store
 from services.routing.models import Assignment
 from xiaobao.routing.v1 import routing_pb2 as pb
@@ -162,8 +163,7 @@ def valid_until(status, now: datetime, at_risk_fraction: float, paused: bool) ->
         return None
     until: datetime | None = None
     if status.state in ("ok", "at_risk"):
-        span = status.deadline - status.started_at
-        at_risk = status.deadline - max(timedelta(days=1), at_risk_fraction * span)
+        at_risk = at_risk_from(status.started_at, status.deadline, at_risk_fraction)
         until = at_risk if now < at_risk else status.deadline
     if paused:
         local = now.astimezone(SHANGHAI)
@@ -275,15 +275,6 @@ def decode_cursor(cursor: str) -> int:
         return seq
     except (ValueError, UnicodeDecodeError):
         raise InvalidArgument("cursor", "is not a cursor this server issued") from None
-
-
-def _text(value: str, field: str, limit: int, required: bool = True) -> str:
-    value = value.strip()
-    if required and not value:
-        raise InvalidArgument(field, "is required")
-    if len(value) > limit:
-        raise InvalidArgument(field, f"is longer than {limit} characters")
-    return value
 
 
 def _case_no(request) -> str:

@@ -10,17 +10,13 @@ import typer
 import yaml
 from rich.table import Table
 
-from services.common.console import console, err
+from services.common.console import console
+from services.common.console import fail as _fail
 
 app = typer.Typer(
     help="The institution directory, the resolver, the routing desk and the scorecard.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _session():
