@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 
 from services.common import settings as settings_mod
 from services.common.calendar import WorkingCalendar
-from services.common.clock import ClockEvent, ClockSpec, ClockStatus, Policy, evaluate, in_force
+from services.common.clock import (
+    ClockEvent,
+    ClockSpec,
+    ClockStatus,
+    Policy,
+    check_extension,
+    evaluate,
+    in_force,
+)
 from services.common.errors import (
     CaseNotFound,
     FailedPrecondition,
@@ -603,7 +611,6 @@ def request_extension(
     now: datetime,
 ) -> None:
     """15 → 30 (complex) → 60 days (especially complex, approved); beyond: FAILED_PRECONDITION."""
-    from services.common.clock import check_extension
 
     _require_open(a, "extend its deadline")
     calendar, policy = in_force()
