@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -11,6 +12,7 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+import kombu
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -91,17 +93,69 @@ class ErrorsAndMetrics(grpc.ServerInterceptor):
         return handler
 
 
-class Readiness:
-    """Health: SERVING only while the service's database answers (re-checked every few seconds)."""
+# A health name that is SERVING for as long as the process runs (Kubernetes' liveness probe):
+# readiness ("" and the service names) follows the database and the broker, and an outage of
+# either must take pods out of their Service, not restart them.
+LIVENESS = "xiaobao.liveness"
 
-    def __init__(self, service: str, servicer: health.HealthServicer, names: Iterable[str]) -> None:
+
+class BrokerPing:
+    """Whether RabbitMQ answers: one kept connection, a channel opened and closed per check
+    (a round trip), reconnecting after a failure. Socket timeouts bound every check."""
+
+    def __init__(self, amqp_uri: str, timeout: float = 3.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.timeout = timeout
+        self._connection: kombu.Connection | None = None
+
+    def __call__(self) -> bool:
+        try:
+            if self._connection is None:
+                self._connection = kombu.Connection(
+                    self.amqp_uri,
+                    connect_timeout=self.timeout,
+                    heartbeat=0,
+                    transport_options={
+                        "read_timeout": self.timeout,
+                        "write_timeout": self.timeout,
+                    },
+                )
+                self._connection.connect()
+            self._connection.channel().close()
+            return True
+        except Exception:
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):  # closing a dead connection
+                self._connection.release()
+        self._connection = None
+
+
+class Readiness:
+    """Health: SERVING only while the service's database and the broker answer (re-checked every
+    few seconds); LIVENESS stays SERVING until the process stops."""
+
+    def __init__(
+        self,
+        service: str,
+        servicer: health.HealthServicer,
+        names: Iterable[str],
+        broker: Callable[[], bool] | None = None,
+    ) -> None:
         self.service = service
         self.servicer = servicer
         self.names = ["", *names]
+        self.broker = broker
         self._stop = threading.Event()
+        servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
 
     def check(self) -> bool:
         ok = db.ping(self.service)
+        if ok and self.broker is not None:
+            ok = self.broker()
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if ok
@@ -118,8 +172,10 @@ class Readiness:
 
     def stop(self) -> None:
         self._stop.set()
-        for name in self.names:
+        for name in [*self.names, LIVENESS]:
             self.servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if isinstance(self.broker, BrokerPing):
+            self.broker.close()
 
 
 def _read(path: str, variable: str) -> bytes:
@@ -196,7 +252,7 @@ def serve(
         ],
         server,
     )
-    readiness = Readiness(service, health_servicer, names)
+    readiness = Readiness(service, health_servicer, names, BrokerPing(cfg.amqp_uri))
     readiness.check()
     address = f"{cfg.bind_host}:{own.grpc_port}"
     mtls = cfg.auth_mode == "mtls"

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.common import metrics
+from services.common import settings as settings_mod
 from services.common.db import UTCDateTime, session_scope
 from services.common.logs import mask_text
 
@@ -70,16 +71,45 @@ def queue_name(source: str, event_type: str, consumer: str, method: str) -> str:
     return f"evt-{source}-{event_type}--{consumer}.{method}"
 
 
-def subscription_queues(source: str, event_type: str) -> list[kombu.Queue]:
+def queue_arguments(queue_type: str | None = None) -> dict[str, str]:
+    """The arguments of every queue that carries cases (XIAOBAO_QUEUE_TYPE when not given).
+
+    Classic queues are declared without arguments, as they always were, so a development broker
+    keeps its queues; quorum queues are replicated over the cluster's nodes.
+    """
+    queue_type = queue_type or settings_mod.get().queue_type
+    if queue_type not in settings_mod.QUEUE_TYPES:
+        raise ValueError(f"unknown queue type {queue_type!r}")
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
+
+
+def durable_queue(
+    name: str,
+    exchange: kombu.Exchange,
+    routing_key: str,
+    queue_type: str | None = None,
+) -> kombu.Queue:
+    """The one declaration of a queue that carries cases: the relay's pre-declaration, the
+    workers' @handles consumers and the dead-letter queue all use it, because RabbitMQ refuses
+    a second declaration with other properties (PRECONDITION_FAILED)."""
+    return kombu.Queue(
+        name,
+        exchange=exchange,
+        routing_key=routing_key,
+        durable=True,
+        auto_delete=False,
+        exclusive=False,
+        queue_arguments=queue_arguments(queue_type),
+    )
+
+
+def subscription_queues(
+    source: str, event_type: str, queue_type: str | None = None
+) -> list[kombu.Queue]:
     exchange = event_exchange(source)
     return [
-        kombu.Queue(
-            queue_name(source, event_type, consumer, method),
-            exchange=exchange,
-            routing_key=event_type,
-            durable=True,
-            auto_delete=False,
-            exclusive=False,
+        durable_queue(
+            queue_name(source, event_type, consumer, method), exchange, event_type, queue_type
         )
         for consumer, method in SUBSCRIPTIONS.get((source, event_type), [])
     ]
@@ -308,7 +338,7 @@ def publish_dead_letter(amqp_uri: str, queue: str, body: Any, error: str) -> Non
     """Parks a message that kept failing where an operator can inspect and replay it."""
     with kombu.Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
-        dlq = kombu.Queue(DEAD_LETTER_QUEUE, exchange=exchange, routing_key="dead", durable=True)
+        dlq = durable_queue(DEAD_LETTER_QUEUE, exchange, "dead")
         producer = conn.Producer()
         producer.publish(
             body,

@@ -77,6 +77,8 @@ class Settings:
     # The one proxy (an Ingress) whose X-Forwarded-For names the consumer; empty: none.
     intake_trusted_proxy: str
     services: dict[str, ServiceSettings]
+    # How often mediation's worker sends due session reminders and expires overdue requests.
+    mediation_sweep_seconds: float = 60.0
     # How apis authenticate callers: "token" (signed bearer tokens, development) or "mtls"
     # (verified client certificates, production; bearer tokens are then refused).
     auth_mode: str = "token"
@@ -90,6 +92,13 @@ class Settings:
     tls_ca_file: str = ""
     tls_client_cert_file: str = ""
     tls_client_key_file: str = ""
+    # Blacklist screening's lexicon (a versioned YAML, re-read when it changes); empty: the
+    # packaged services/blacklist/data/lexicon.yaml.
+    blacklist_lexicon_file: str = ""
+    # RabbitMQ queue type of every queue that carries cases: "classic" (the local development
+    # broker) or "quorum" (a cluster: replicated, a lost node loses nothing). Changing it on an
+    # existing broker needs the queues drained and deleted first (docs/operations.md).
+    queue_type: str = "classic"
 
     def service(self, name: str) -> ServiceSettings:
         try:
@@ -141,8 +150,22 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         intake_http_port=_int(env, "XIAOBAO_INTAKE_HTTP_PORT", 8051),
         intake_trusted_proxy=_env(env, "XIAOBAO_INTAKE_TRUSTED_PROXY", ""),
         services=services,
+        mediation_sweep_seconds=_float(env, "XIAOBAO_MEDIATION_SWEEP_SECONDS", 60.0),
+        blacklist_lexicon_file=_env(env, "XIAOBAO_BLACKLIST_LEXICON_FILE", ""),
+        queue_type=_choice(env, "XIAOBAO_QUEUE_TYPE", QUEUE_TYPES),
         **tls,
     )
+
+
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first is the default."""
+    value = _env(env, name, choices[0])
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 AUTH_MODES = ("token", "mtls")

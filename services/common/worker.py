@@ -12,12 +12,12 @@ from typing import Any
 
 import eventlet
 import psycopg.waiting
-from nameko.events import event_handler
+from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 
 from services.common import db, logs, metrics
 from services.common import settings as settings_mod
-from services.common.messaging import OutboxRelay, consume
+from services.common.messaging import OutboxRelay, consume, durable_queue
 
 # psycopg's default (C) wait for the server blocks the whole eventlet hub: every query of a
 # handler would stall the worker's other green threads, the outbox relay included. Its
@@ -115,6 +115,20 @@ class Metrics(DependencyProvider):
         return None
 
 
+class CaseEventHandler(EventHandler):
+    """nameko's SERVICE_POOL event handler, its queue declared as the relay declares it.
+
+    nameko builds a plain durable queue in setup(); this one swaps in messaging.durable_queue
+    (same name, exchange and routing key) before the consumer starts, so with
+    XIAOBAO_QUEUE_TYPE=quorum both declarations carry x-queue-type and RabbitMQ accepts both.
+    """
+
+    def setup(self) -> None:
+        super().setup()  # builds self.queue and registers with the queue consumer
+        built = self.queue
+        self.queue = durable_queue(built.name, built.exchange, built.routing_key)
+
+
 def handles(source: str, event_type: str) -> Callable:
     """`@event_handler` plus exactly-once effect: the method gets (session, envelope).
 
@@ -135,6 +149,6 @@ def handles(source: str, event_type: str) -> Callable:
                 settings_mod.get().amqp_uri,
             )
 
-        return event_handler(source, event_type)(wrapper)
+        return CaseEventHandler.decorator(source, event_type)(wrapper)
 
     return decorate
