@@ -44,7 +44,9 @@ SUBSCRIPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("intake", "case_closed"): [
         ("routing", "on_case_closed"),
         ("education", "on_case_closed"),
+        ("mediation", "on_case_closed"),
     ],
+    ("intake", "mediation_requested"): [("mediation", "on_mediation_requested")],
     ("routing", "case_assigned"): [("intake", "on_case_assigned")],
     ("routing", "case_needs_routing"): [("intake", "on_case_needs_routing")],
     ("routing", "case_acknowledged"): [("intake", "on_case_acknowledged")],
@@ -55,6 +57,18 @@ SUBSCRIPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("routing", "case_returned"): [("intake", "on_case_returned")],
     ("routing", "deadline_approaching"): [("intake", "on_deadline_approaching")],
     ("routing", "deadline_breached"): [("intake", "on_deadline_breached")],
+    # Art 23: mediation time is not counted; both keepers of the complaint's clock follow it.
+    ("mediation", "started"): [
+        ("intake", "on_mediation_started"),
+        ("routing", "on_mediation_started"),
+    ],
+    ("mediation", "session_scheduled"): [("intake", "on_mediation_session_scheduled")],
+    ("mediation", "closed"): [
+        ("intake", "on_mediation_closed"),
+        ("routing", "on_mediation_closed"),
+    ],
+    ("blacklist", "clue_raised"): [("intake", "on_clue_raised")],
+    ("blacklist", "clue_dismissed"): [("intake", "on_clue_dismissed")],
 }
 
 DEAD_LETTER_EXCHANGE = "xiaobao.dead-letters"

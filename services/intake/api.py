@@ -8,7 +8,7 @@ import grpc
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from services.common import auth, db, grpc_server, logs
+from services.common import auth, db, grpc_server, logs, validation
 from services.common import settings as settings_mod
 from services.common.clock import Policy, in_force
 from services.common.errors import FailedPrecondition, InvalidArgument
@@ -21,6 +21,11 @@ from xiaobao.intake.v1 import intake_pb2 as pb
 from xiaobao.intake.v1 import intake_pb2_grpc
 
 STAFF = ("operator", "supervisor")
+MEDIATION_FORMS = {
+    pb.MEDIATION_FORM_UNSPECIFIED: "any",
+    pb.MEDIATION_FORM_ONSITE: "onsite",
+    pb.MEDIATION_FORM_ONLINE: "online",
+}
 
 
 def case_message(case: Case, policy: Policy, detail: bool = True) -> pb.Case:
@@ -51,6 +56,8 @@ def case_message(case: Case, policy: Policy, detail: bool = True) -> pb.Case:
         major=case.major,
         repeat_of=case.repeat_of,
         new_facts=case.new_facts,
+        screening_flagged=case.screening_flagged,
+        screening_note=case.screening_note,
         classification=pb.Classification(
             business_type=case.business_type,
             product=case.product,
@@ -214,6 +221,19 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
             if at < case.received_at:
                 raise InvalidArgument("withdrawn_at", "is before the case was received")
             cases.withdraw(session, case, at, principal.subject, reason)
+            return case_message(case, in_force()[1])
+
+    def RequestMediation(self, request: pb.RequestMediationRequest, context: grpc.ServicerContext):
+        principal = auth.require(context, *STAFF)
+        reason = validation.text(request.reason, "reason", 500, required=True)
+        if request.preferred_form not in pb.MediationForm.values():
+            raise InvalidArgument("preferred_form", f"unknown value {request.preferred_form}")
+        form = MEDIATION_FORMS[request.preferred_form]
+        with db.session_scope(self.factory) as session:
+            case = cases.get_case(session, request.case_no, lock=True)
+            cases.request_mediation(
+                session, case, datetime.now(UTC), principal.subject, reason, form, "consumer"
+            )
             return case_message(case, in_force()[1])
 
     def ClassifyCase(self, request: pb.ClassifyCaseRequest, context: grpc.ServicerContext):

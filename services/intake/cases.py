@@ -235,6 +235,11 @@ def submit(
     case.case_no = domain.case_number(new.received_at, case.id)
     _record_receipt(session, case, new, earlier, linked, policy)
     emit(session, OutboxMessage, "intake.case_received", _received_payload(case, new, linked))
+    if case.kind == "mediation_request" and not linked:
+        # A 调解申请 on its own: the mediation service asks both parties for consent.
+        announce_mediation_request(
+            session, case, new.received_at, new.channel, case.summary[:500], "any", "consumer"
+        )
     log.info(
         "case %s received: %s via %s%s",
         case.case_no,
@@ -335,9 +340,58 @@ def _received_payload(case: Case, new: domain.NewCase, linked: bool) -> dict:
         "proxy": bool(case.agent_phone_hash),
         "agent_phone_hash": case.agent_phone_hash,
         "agent_id_hash": case.agent_id_hash,
+        # Screening matches known agents' names fuzzily (blacklist stores it encrypted).
+        "agent_name": case.agent_name,
         "agent_authorization_ref": case.agent_authorization_ref,
         "regulator_reference": case.regulator_reference,
     }
+
+
+MEDIATION_FORMS = ("onsite", "online", "any")
+
+
+def announce_mediation_request(
+    session: Session,
+    case: Case,
+    at: datetime,
+    actor: str,
+    reason: str,
+    form: str,
+    source: str,
+) -> None:
+    """The timeline entry and intake.mediation_requested: the consumer asked (source consumer) or
+    the institution's answer referred the dispute (source institution)."""
+    if form not in MEDIATION_FORMS:
+        raise ValueError(f"unknown mediation form {form!r}")
+    by = "the institution referred" if source == "institution" else "the complainant asked for"
+    record(session, case, "intake.mediation_requested", at, actor, f"{by} mediation")
+    emit(
+        session,
+        OutboxMessage,
+        "intake.mediation_requested",
+        {
+            "case_no": case.case_no,
+            "requested_at": at.isoformat(),
+            "source": source,
+            "reason": reason,
+            "preferred_form": form,
+            "institution_node_id": case.assigned_node_id,
+            "institution_name": case.assigned_node_name,
+            "institution_text": case.institution_text,
+            "product": case.product,
+            "business_type": case.business_type,
+            "issue": case.issue,
+            "amount_in_dispute_fen": case.amount_in_dispute_fen,
+            # The mediator calls the complainant; the mediation service stores these encrypted.
+            "complainant_name": case.complainant_name,
+            "complainant_phone": case.complainant_phone,
+            "complainant_age": domain.age_from_id_number(
+                case.complainant_id_number, case.received_at.astimezone(domain.SHANGHAI).date()
+            ),
+            "region_code": case.complainant_region,
+        },
+    )
+    log.info("case %s: mediation requested (%s)", case.case_no, source)
 
 
 def withdraw(session: Session, case: Case, at: datetime, actor: str, reason: str) -> None:

@@ -159,6 +159,12 @@ def show(
     if case.repeat_of:
         extra.append(f"repeat of {case.repeat_of}" + (" with new facts" if case.new_facts else ""))
     console.print("  " + "; ".join(extra), highlight=False)
+    if case.screening_flagged:
+        console.print(
+            "  [bold red]screening flag[/bold red]: possibly an agent's filing; verify directly "
+            f"with the consumer ({case.screening_note or 'no reasons given'})",
+            highlight=False,
+        )
     clocks = Table(
         "clock", "limit", "started", "last day", "state", "elapsed (days)", title="Clocks"
     )
@@ -214,6 +220,23 @@ def withdraw(
         request.withdrawn_at.CopyFrom(_when(at, "--at"))
     case = _call("WithdrawCase", request)
     console.print(f"{case.case_no} withdrawn; every clock stopped")
+
+
+@app.command("request-mediation")
+def request_mediation(
+    case_no: str = typer.Argument(..., help="Case number."),
+    reason: str = typer.Option(..., help="What the complainant said."),
+    form: str = typer.Option("any", help="onsite, online or any."),
+) -> None:
+    """The complainant asks for mediation; the mediation service asks both parties to consent."""
+    from xiaobao.intake.v1 import intake_pb2 as pb
+
+    forms = {"any": 0, "onsite": pb.MEDIATION_FORM_ONSITE, "online": pb.MEDIATION_FORM_ONLINE}
+    if form not in forms:
+        _fail(f"--form must be one of {', '.join(forms)}", 2)
+    request = pb.RequestMediationRequest(case_no=case_no, reason=reason, preferred_form=forms[form])
+    case = _call("RequestMediation", request)
+    console.print(f"{case.case_no}: mediation requested; the mediation desk asks both parties")
 
 
 @app.command("classify")

@@ -76,6 +76,13 @@ class Case(Base):
     assigned_node_name: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution: Mapped[str] = mapped_column(Text, default="")
+    # Blacklist screening flagged the case (blacklist.clue_raised): staff verify directly with the
+    # consumer before acting on what an agent filed. The note holds the reasons, never personal data.
+    screening_flagged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    screening_clue_id: Mapped[str] = mapped_column(String(40), default="")
+    screening_note: Mapped[str] = mapped_column(Text, default="")
+    # The status the case had when it went to mediation, to return it there if mediation fails.
+    status_before_mediation: Mapped[str] = mapped_column(String(24), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     events: Mapped[list[CaseEvent]] = relationship(

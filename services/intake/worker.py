@@ -12,7 +12,7 @@ from services.common import settings as settings_mod
 from services.common.clock import in_force
 from services.common.messaging import Envelope
 from services.common.worker import Database, Metrics, Relay, handles
-from services.intake import cases
+from services.intake import cases, referrals
 from services.intake.models import Case, OutboxMessage, ProcessedEvent
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,53 @@ class IntakeWorker:
         if p.get("outcome") == "referred_to_mediation":
             # The dispute continues in mediation; the case stays open until it ends there.
             case.status = "referred_to_mediation"
+            cases.announce_mediation_request(
+                session,
+                case,
+                at,
+                p.get("node_id", "institution"),
+                p.get("answer", "")[:500],
+                "any",
+                "institution",
+            )
             return
         # The institution told the complainant its decision (Art 18): the centre's case closes.
         cases.close(session, case, at, p.get("node_id", "institution"), p.get("answer", "")[:2000])
+
+    def _intake_case(self, session: Session, envelope: Envelope) -> Case | None:
+        """The case a mediation or screening event is about; a court-referred mediation has none."""
+        if not envelope.payload.get("case_no"):
+            return None
+        return self._case(session, envelope)
+
+    @handles("mediation", "started")
+    def on_mediation_started(self, session: Session, envelope: Envelope) -> None:
+        case = self._intake_case(session, envelope)
+        if case is not None:
+            referrals.mediation_started(
+                session, case, _at(envelope, "at"), envelope.payload.get("request_id", "")
+            )
+
+    @handles("mediation", "session_scheduled")
+    def on_mediation_session_scheduled(self, session: Session, envelope: Envelope) -> None:
+        case = self._intake_case(session, envelope)
+        if case is not None:
+            referrals.session_scheduled(session, case, envelope.occurred_at, envelope.payload)
+
+    @handles("mediation", "closed")
+    def on_mediation_closed(self, session: Session, envelope: Envelope) -> None:
+        case = self._intake_case(session, envelope)
+        if case is not None:
+            referrals.mediation_closed(session, case, _at(envelope, "at"), envelope.payload)
+
+    @handles("blacklist", "clue_raised")
+    def on_clue_raised(self, session: Session, envelope: Envelope) -> None:
+        case = self._intake_case(session, envelope)
+        if case is not None:
+            referrals.clue_raised(session, case, envelope.occurred_at, envelope.payload)
+
+    @handles("blacklist", "clue_dismissed")
+    def on_clue_dismissed(self, session: Session, envelope: Envelope) -> None:
+        for case_no in envelope.payload.get("case_nos", []):
+            case = cases.get_case(session, case_no, lock=True)
+            referrals.clue_dismissed(session, case, envelope.occurred_at, envelope.payload)

@@ -681,8 +681,13 @@ def pause_clock(
 
 def resume_clock(session: Session, a: Assignment, note: str, actor: str, now: datetime) -> None:
     _require_open(a, "resume its clock")
-    if _open_pause(a) is None:
+    paused = _open_pause(a)
+    if paused is None:
         raise FailedPrecondition(f"case {a.case_no}: the clock is not paused")
+    if paused.get("reason") == MEDIATION:
+        raise FailedPrecondition(
+            f"case {a.case_no}: the clock is paused for mediation until the mediation ends"
+        )
     _clock_event(a, "resume", now, note=note, by=actor)
     _refresh(a, now)
     _touch(session, a, now)
@@ -802,6 +807,44 @@ def return_case(
         note=f"returned by {returned_by}",
         tried=tried,
     )
+
+
+MEDIATION = "mediation"
+
+
+def mediation_started(session: Session, case_no: str, at: datetime, now: datetime) -> bool:
+    """Both parties accepted mediation: its time does not count against the institution (Art 23).
+
+    Intake learns it from mediation.started itself, so nothing is announced here. A clock that is
+    not running, cannot pause, or is already paused (an appraisal) is left as it is.
+    """
+    a = session.scalar(select(Assignment).where(Assignment.case_no == case_no).with_for_update())
+    if a is None or a.status not in OPEN or not a.clock_name:
+        return False
+    calendar, policy = in_force()
+    if a.clock_name not in policy.clocks or not policy.clock(a.clock_name).pausable:
+        return False
+    events = a.clock_events or []
+    if not any(e["kind"] in ("start", "restart") for e in events) or _open_pause(a) is not None:
+        return False
+    _clock_event(a, "pause", at, reason=MEDIATION, note="", by=MEDIATION)
+    _refresh(a, now, calendar, policy)
+    _touch(session, a, now)
+    return True
+
+
+def mediation_closed(session: Session, case_no: str, at: datetime, now: datetime) -> bool:
+    """The mediation ended: a clock paused for it runs again from `at`."""
+    a = session.scalar(select(Assignment).where(Assignment.case_no == case_no).with_for_update())
+    if a is None or a.status not in OPEN:
+        return False
+    paused = _open_pause(a)
+    if paused is None or paused.get("reason") != MEDIATION:
+        return False
+    _clock_event(a, "resume", at, note="", by=MEDIATION)
+    _refresh(a, now)
+    _touch(session, a, now)
+    return True
 
 
 def close_by_centre(session: Session, case_no: str, now: datetime) -> None:

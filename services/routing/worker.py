@@ -19,6 +19,11 @@ from services.routing.models import OutboxMessage, ProcessedEvent
 log = logging.getLogger(__name__)
 
 
+def _at(envelope: Envelope) -> datetime:
+    raw = envelope.payload.get("at")
+    return datetime.fromisoformat(raw) if raw else envelope.occurred_at
+
+
 class RoutingWorker:
     name = "routing"
 
@@ -33,6 +38,20 @@ class RoutingWorker:
     @handles("intake", "case_closed")
     def on_case_closed(self, session: Session, envelope: Envelope) -> None:
         store.close_by_centre(session, envelope.payload["case_no"], datetime.now(UTC))
+
+    @handles("mediation", "started")
+    def on_mediation_started(self, session: Session, envelope: Envelope) -> None:
+        if envelope.payload.get("case_no"):
+            store.mediation_started(
+                session, envelope.payload["case_no"], _at(envelope), datetime.now(UTC)
+            )
+
+    @handles("mediation", "closed")
+    def on_mediation_closed(self, session: Session, envelope: Envelope) -> None:
+        if envelope.payload.get("case_no") and envelope.payload.get("started", True):
+            store.mediation_closed(
+                session, envelope.payload["case_no"], _at(envelope), datetime.now(UTC)
+            )
 
     _in_force: tuple | None = None  # class-level: survives nameko's per-call worker instances
 

@@ -357,6 +357,36 @@ def test_five_days_of_appraisal_move_the_last_day_by_five_days(factory):
     assert resumed["last_day"] == "2026-07-26"
 
 
+def test_mediation_time_is_not_counted_and_only_mediation_ends_its_pause(factory):
+    case_no = assign(factory, complaint("TJ-2026-000134"))
+    started = datetime(2026, 7, 8, 10, 0, tzinfo=SH)
+    with db.session_scope(factory) as session:
+        assert store.mediation_started(session, case_no, started, started)
+        # Redelivered, or a second request: the clock is paused once.
+        assert not store.mediation_started(session, case_no, started, started)
+    with pytest.raises(FailedPrecondition, match="paused for mediation"):
+        resume(factory, case_no, datetime(2026, 7, 9, 10, 0, tzinfo=SH))
+    ended = datetime(2026, 7, 13, 10, 0, tzinfo=SH)
+    with db.session_scope(factory) as session:
+        assert store.mediation_closed(session, case_no, ended, ended)
+        a = assignment(session, case_no)
+        assert not a.paused
+        assert a.last_day == LAST_DAY_15 + timedelta(days=5)
+        assert [e["kind"] for e in a.clock_events] == ["start", "pause", "resume"]
+    # Intake hears of mediation from the mediation service; routing announces nothing more.
+    assert events(factory, "routing.clock_paused") == []
+
+
+def test_an_appraisal_pause_is_not_ended_by_a_mediation(factory):
+    case_no = assign(factory, complaint("TJ-2026-000135"))
+    pause(factory, case_no, MONDAY + timedelta(days=1))
+    at = MONDAY + timedelta(days=2)
+    with db.session_scope(factory) as session:
+        assert not store.mediation_started(session, case_no, at, at)
+        assert not store.mediation_closed(session, case_no, at, at)
+        assert assignment(session, case_no).paused
+
+
 def test_a_petitions_handling_clock_cannot_be_paused(factory):
     case_no = assign(factory, complaint("TJ-2026-000133", kind="petition"))
     with db.session_scope(factory) as session:

@@ -41,6 +41,13 @@ class CaseStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CASE_STATUS_REFERRED_TO_MEDIATION: _ClassVar[CaseStatus]
     CASE_STATUS_LINKED: _ClassVar[CaseStatus]
     CASE_STATUS_WITHDRAWN: _ClassVar[CaseStatus]
+    CASE_STATUS_IN_MEDIATION: _ClassVar[CaseStatus]
+
+class MediationForm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MEDIATION_FORM_UNSPECIFIED: _ClassVar[MediationForm]
+    MEDIATION_FORM_ONSITE: _ClassVar[MediationForm]
+    MEDIATION_FORM_ONLINE: _ClassVar[MediationForm]
 CASE_KIND_UNSPECIFIED: CaseKind
 CASE_KIND_COMPLAINT: CaseKind
 CASE_KIND_CONSULTATION: CaseKind
@@ -64,6 +71,10 @@ CASE_STATUS_CLOSED: CaseStatus
 CASE_STATUS_REFERRED_TO_MEDIATION: CaseStatus
 CASE_STATUS_LINKED: CaseStatus
 CASE_STATUS_WITHDRAWN: CaseStatus
+CASE_STATUS_IN_MEDIATION: CaseStatus
+MEDIATION_FORM_UNSPECIFIED: MediationForm
+MEDIATION_FORM_ONSITE: MediationForm
+MEDIATION_FORM_ONLINE: MediationForm
 
 class Agent(_message.Message):
     __slots__ = ("name", "id_number", "phone", "authorization_reference", "relationship")
@@ -167,6 +178,16 @@ class WithdrawCaseRequest(_message.Message):
     withdrawn_at: _timestamp_pb2.Timestamp
     def __init__(self, case_no: _Optional[str] = ..., reason: _Optional[str] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class RequestMediationRequest(_message.Message):
+    __slots__ = ("case_no", "reason", "preferred_form")
+    CASE_NO_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_FORM_FIELD_NUMBER: _ClassVar[int]
+    case_no: str
+    reason: str
+    preferred_form: MediationForm
+    def __init__(self, case_no: _Optional[str] = ..., reason: _Optional[str] = ..., preferred_form: _Optional[_Union[MediationForm, str]] = ...) -> None: ...
+
 class ClassifyCaseRequest(_message.Message):
     __slots__ = ("case_no", "classification", "note")
     CASE_NO_FIELD_NUMBER: _ClassVar[int]
@@ -260,7 +281,7 @@ class TimelineEntry(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., actor: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("case_no", "kind", "channel", "status", "complainant", "institution_text", "product", "summary", "amount_in_dispute_fen", "received_at", "assigned_node_id", "assigned_node_name", "closed_at", "resolution", "clocks", "timeline", "agent", "transfer", "people_count", "major", "repeat_of", "new_facts", "classification")
+    __slots__ = ("case_no", "kind", "channel", "status", "complainant", "institution_text", "product", "summary", "amount_in_dispute_fen", "received_at", "assigned_node_id", "assigned_node_name", "closed_at", "resolution", "clocks", "timeline", "agent", "transfer", "people_count", "major", "repeat_of", "new_facts", "classification", "screening_flagged", "screening_note")
     CASE_NO_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -284,6 +305,8 @@ class Case(_message.Message):
     REPEAT_OF_FIELD_NUMBER: _ClassVar[int]
     NEW_FACTS_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
+    SCREENING_FLAGGED_FIELD_NUMBER: _ClassVar[int]
+    SCREENING_NOTE_FIELD_NUMBER: _ClassVar[int]
     case_no: str
     kind: CaseKind
     channel: Channel
@@ -307,4 +330,6 @@ class Case(_message.Message):
     repeat_of: str
     new_facts: bool
     classification: Classification
-    def __init__(self, case_no: _Optional[str] = ..., kind: _Optional[_Union[CaseKind, str]] = ..., channel: _Optional[_Union[Channel, str]] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., complainant: _Optional[_Union[Complainant, _Mapping]] = ..., institution_text: _Optional[str] = ..., product: _Optional[str] = ..., summary: _Optional[str] = ..., amount_in_dispute_fen: _Optional[int] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assigned_node_id: _Optional[str] = ..., assigned_node_name: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[str] = ..., clocks: _Optional[_Iterable[_Union[Clock, _Mapping]]] = ..., timeline: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ..., agent: _Optional[_Union[Agent, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., people_count: _Optional[int] = ..., major: _Optional[bool] = ..., repeat_of: _Optional[str] = ..., new_facts: _Optional[bool] = ..., classification: _Optional[_Union[Classification, _Mapping]] = ...) -> None: ...
+    screening_flagged: bool
+    screening_note: str
+    def __init__(self, case_no: _Optional[str] = ..., kind: _Optional[_Union[CaseKind, str]] = ..., channel: _Optional[_Union[Channel, str]] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., complainant: _Optional[_Union[Complainant, _Mapping]] = ..., institution_text: _Optional[str] = ..., product: _Optional[str] = ..., summary: _Optional[str] = ..., amount_in_dispute_fen: _Optional[int] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assigned_node_id: _Optional[str] = ..., assigned_node_name: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[str] = ..., clocks: _Optional[_Iterable[_Union[Clock, _Mapping]]] = ..., timeline: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ..., agent: _Optional[_Union[Agent, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., people_count: _Optional[int] = ..., major: _Optional[bool] = ..., repeat_of: _Optional[str] = ..., new_facts: _Optional[bool] = ..., classification: _Optional[_Union[Classification, _Mapping]] = ..., screening_flagged: _Optional[bool] = ..., screening_note: _Optional[str] = ...) -> None: ...

@@ -69,6 +69,11 @@ class IntakeServiceStub:
                 request_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.ClassifyCaseRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
                 _registered_method=True)
+        self.RequestMediation = channel.unary_unary(
+                '/xiaobao.intake.v1.IntakeService/RequestMediation',
+                request_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.RequestMediationRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -121,6 +126,14 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestMediation(self, request, context):
+        """The complainant asks for mediation: announces intake.mediation_requested to the mediation
+        service, which asks both parties for consent; the case is unchanged until mediation starts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +170,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
             'ClassifyCase': grpc.unary_unary_rpc_method_handler(
                     servicer.ClassifyCase,
                     request_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.ClassifyCaseRequest.FromString,
+                    response_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.SerializeToString,
+            ),
+            'RequestMediation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestMediation,
+                    request_deserializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.RequestMediationRequest.FromString,
                     response_serializer=xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.SerializeToString,
             ),
     }
@@ -348,6 +366,33 @@ class IntakeService:
             target,
             '/xiaobao.intake.v1.IntakeService/ClassifyCase',
             xiaobao_dot_intake_dot_v1_dot_intake__pb2.ClassifyCaseRequest.SerializeToString,
+            xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestMediation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.intake.v1.IntakeService/RequestMediation',
+            xiaobao_dot_intake_dot_v1_dot_intake__pb2.RequestMediationRequest.SerializeToString,
             xiaobao_dot_intake_dot_v1_dot_intake__pb2.Case.FromString,
             options,
             channel_credentials,
