@@ -58,6 +58,37 @@ def db_upgrade(
         console.print(f"{name}: database at {revision}")
 
 
+@db_app.command("check")
+def db_check(
+    service: str = typer.Argument(
+        "all", help="intake, routing, mediation, education, blacklist or all"
+    ),
+) -> None:
+    """Exits 0 when every database is at the code's head revision, 1 otherwise (an init
+    container waits on it so an api never starts against an older schema)."""
+    from services.common import migrations
+
+    services = settings_mod.SERVICES if service == "all" else (service,)
+    behind = 0
+    for name in services:
+        if name not in settings_mod.SERVICES:
+            _fail(
+                f"unknown service {name!r}; expected one of {', '.join(settings_mod.SERVICES)} or all",
+                2,
+            )
+        try:
+            current, head = migrations.status(name)
+        except Exception as exc:
+            _fail(f"{name}: database unreachable: {type(exc).__name__}: {exc}")
+        ok = current == head
+        behind += not ok
+        console.print(
+            f"{name}: database at {current or 'nothing'}, code at {head}"
+            + ("" if ok else " — run xiaobao db upgrade")
+        )
+    raise typer.Exit(1 if behind else 0)
+
+
 @auth_app.command("token")
 def token(
     role: str = typer.Option(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from services.common import db
 from services.common.settings import SERVICES
@@ -27,6 +29,22 @@ def config(service: str, url: str | None = None) -> Config:
 
 def upgrade(service: str, revision: str = "head", url: str | None = None) -> None:
     command.upgrade(config(service, url), revision)
+
+
+def status(service: str, url: str | None = None) -> tuple[str | None, str]:
+    """(the revision the database is at, or None if never migrated; the code's head)."""
+    cfg = config(service, url)
+    head = ScriptDirectory.from_config(cfg).get_current_head() or ""
+    url = cfg.attributes["url"]
+    engine = db.make_engine(service, url)
+    try:
+        with engine.connect() as connection:
+            ctx = MigrationContext.configure(
+                connection, opts={"version_table_schema": db.schema_for(service, url)}
+            )
+            return ctx.get_current_revision(), head
+    finally:
+        engine.dispose()
 
 
 def run_env() -> None:

@@ -83,3 +83,13 @@ def test_bad_arguments_get_a_message_not_a_traceback(tmp_path, args, message):
     assert run.returncode == 2
     assert message in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_db_check_fails_until_the_database_is_migrated_to_head(tmp_path):
+    before = xiaobao("db", "check", "education", XIAOBAO_DATA_DIR=str(tmp_path))
+    assert before.returncode == 1, before.stdout + before.stderr
+    assert "database at nothing" in before.stdout and "xiaobao db upgrade" in before.stdout
+    assert xiaobao("db", "upgrade", "education", XIAOBAO_DATA_DIR=str(tmp_path)).returncode == 0
+    after = xiaobao("db", "check", "education", XIAOBAO_DATA_DIR=str(tmp_path))
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "upgrade" not in after.stdout
