@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen/python
 
-.PHONY: install proto demo test unit integration lint bench k8s-check lock clean
+.PHONY: install proto demo test unit integration lint bench k8s-check monitoring lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: Xiaobao needs Python 3.11"; exit 1; }
@@ -34,13 +34,16 @@ integration: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check services tests bench
+	$(VENV)/bin/ruff format --check services tests bench deploy
 
 bench: install
 	$(PY) bench/run.py
 
 k8s-check: install
 	$(PY) -m deploy.k8s.check
+
+monitoring: install  ## regenerate deploy/k8s/monitoring (rules, alerts, dashboard) from the clock policy
+	$(PY) -m deploy.monitoring_gen
 
 lock: install  ## rewrite constraints.txt from what is installed
 	$(PY) -m pip freeze --exclude-editable | grep -v '^xiaobao' > constraints.txt

@@ -109,6 +109,12 @@ class WorkingCalendar:
     def covers(self, year: int) -> bool:
         return year in self.years
 
+    @property
+    def last_year(self) -> int:
+        """The last year the table covers (0 if none): monitoring warns in November when it is
+        not next year (xiaobao_holiday_table_last_year)."""
+        return max(self.years, default=0)
+
     def is_holiday(self, d: date) -> bool:
         """A statutory day off per the table; always False for a year the table lacks."""
         return d in self.holidays

@@ -232,10 +232,17 @@ class HistoryItem:
     clock_effects: Sequence[dict]
 
 
-# The complainant's own windows to ask for a review bind no one at the centre or the
-# institution; they are not SLIs and start only when review handling arrives.
+# A party's own windows bind no one at the centre or the institution, so they are not SLIs: the
+# complainant's windows to ask for a review, and the receiving unit's window to object to a
+# wrongly transferred petition (most petitions are never objected to; closing one would count a
+# "late" objection that never was). Intake does not run them.
 COMPLAINANT_WINDOWS = frozenset(
-    {"review_request", "petition_recheck_request", "petition_review_request"}
+    {
+        "review_request",
+        "petition_recheck_request",
+        "petition_review_request",
+        "petition_transfer_objection",
+    }
 )
 
 

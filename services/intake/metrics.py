@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
-from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 
 from services.common import db
-from services.common.clock import in_force, running_state
+from services.common.clock import Policy, running_state
+from services.common.metrics import OPEN_STATES, OpenClocks, clock_owner
 from services.intake.models import ClockRecord
 
-log = logging.getLogger(__name__)
-STATES = ("ok", "at_risk", "overdue")
+SERVICE = "intake"
+STATES = OPEN_STATES
 
 
 def clock_state(clock: ClockRecord, now: datetime, at_risk_fraction: float) -> str:
@@ -26,47 +25,36 @@ def clock_state(clock: ClockRecord, now: datetime, at_risk_fraction: float) -> s
     return running_state(clock.started_at, clock.deadline, now, at_risk_fraction)
 
 
-class OpenClocksCollector:
-    """xiaobao_clock_open_cases{clock,state} and xiaobao_clock_open_provisional{clock}."""
+class OpenClocksCollector(OpenClocks):
+    """xiaobao_clock_open_cases{clock,state} and xiaobao_clock_open_provisional{clock} for the
+    clocks intake owns (every clock not started by a mediation event).
+
+    Only intake's api registers it; with several api replicas each reports the same numbers and
+    the recording rules de-duplicate with max by (clock, state).
+    """
 
     def __init__(self, factory=None) -> None:
+        super().__init__(SERVICE, self._count)
         self.factory = factory
 
-    def collect(self):
-        open_cases = GaugeMetricFamily(
-            "xiaobao_clock_open_cases",
-            "Cases whose clock is running, by clock and state (ok, at_risk, overdue).",
-            labels=["clock", "state"],
-        )
-        provisional = GaugeMetricFamily(
-            "xiaobao_clock_open_provisional",
-            "Running clocks whose deadline is provisional (a year missing from the holiday table).",
-            labels=["clock"],
-        )
+    def _count(self, policy: Policy):
+        owned = {n for n, spec in policy.clocks.items() if clock_owner(spec) == SERVICE}
         counts: dict[tuple[str, str], int] = {}
-        prov: dict[str, int] = {}
-        policy = in_force()[1]
-        names = list(policy.clocks)
-        try:
-            now = datetime.now(UTC)
-            with db.session_scope(self.factory or db.session_factory("intake")) as session:
-                for clock in session.scalars(
-                    select(ClockRecord).where(ClockRecord.stopped_at.is_(None))
-                ):
-                    state = clock_state(clock, now, policy.at_risk_fraction)
-                    if state in STATES:
-                        counts[(clock.name, state)] = counts.get((clock.name, state), 0) + 1
-                    if clock.provisional:
-                        prov[clock.name] = prov.get(clock.name, 0) + 1
-        except Exception as exc:  # a scrape must not fail because the database blinked
-            log.warning("open clock gauge unavailable: %s", type(exc).__name__)
-            return
-        for name in names:
-            for state in STATES:
-                open_cases.add_metric([name, state], counts.get((name, state), 0))
-            provisional.add_metric([name], prov.get(name, 0))
-        yield open_cases
-        yield provisional
+        provisional: dict[str, int] = {}
+        now = datetime.now(UTC)
+        with db.session_scope(self.factory or db.session_factory(SERVICE)) as session:
+            running = session.scalars(
+                select(ClockRecord).where(
+                    ClockRecord.stopped_at.is_(None), ClockRecord.name.in_(sorted(owned))
+                )
+            )
+            for clock in running:
+                state = clock_state(clock, now, policy.at_risk_fraction)
+                if state in STATES:
+                    counts[(clock.name, state)] = counts.get((clock.name, state), 0) + 1
+                if clock.provisional:
+                    provisional[clock.name] = provisional.get(clock.name, 0) + 1
+        return counts, provisional
 
 
 _registered = False
