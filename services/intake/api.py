@@ -14,7 +14,7 @@ from services.common.clock import Policy, in_force
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import enum_to_name, from_timestamp, name_to_enum, page, to_timestamp
-from services.intake import cases, domain, http, taxonomy
+from services.intake import cases, domain, http, referrals, taxonomy
 from services.intake.metrics import clock_state, register_collector
 from services.intake.models import Case
 from xiaobao.intake.v1 import intake_pb2 as pb
@@ -231,7 +231,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         form = MEDIATION_FORMS[request.preferred_form]
         with db.session_scope(self.factory) as session:
             case = cases.get_case(session, request.case_no, lock=True)
-            cases.request_mediation(
+            referrals.request_mediation(
                 session, case, datetime.now(UTC), principal.subject, reason, form, "consumer"
             )
             return case_message(case, in_force()[1])

@@ -595,8 +595,13 @@ def replan(
         if a.request in r_ix and a.mediator in m_ix and a.venue in v_ix:
             ri = r_ix[a.request]
             s = (a.start - model.g.origin) / model.g.slot
-            if s == int(s):
-                keep[ri] = _Candidate(ri, m_ix[a.mediator], v_ix[a.venue], int(s), model.length[ri])
+            if s != int(s) or not 0 <= s < model.g.n:
+                continue
+            mi, vi, s = m_ix[a.mediator], v_ix[a.venue], int(s)
+            ms, vs = model.pairs(ri, s)
+            # Kept only if it still fits: the mediator may be on leave now, the venue closed.
+            if mi in ms and vi in vs and s in set(model.starts[ri].tolist()):
+                keep[ri] = _Candidate(ri, mi, vi, s, model.length[ri])
     cands = _candidates(model, keep)
     found = _mip(model, cands, {}, keep, t0 + time_limit, workers)
     if found is None:

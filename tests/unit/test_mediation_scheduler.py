@@ -303,3 +303,65 @@ def test_schedule_batch_names_the_bad_field_and_exits_2(tmp_path: Path):
     assert result.exit_code == 2
     assert "requests[0].form" in result.output
     assert not (tmp_path / "p.json").exists()
+
+
+def test_replan_does_not_keep_a_session_its_mediator_can_no_longer_attend() -> None:
+    """An assignment kept by replan must still fit: here its mediator's day was taken away."""
+    from services.mediation.scheduler import Mediator, Plan, Problem, parse_problem, replan, solve
+
+    raw = {
+        "horizon": {"start": "2026-12-02T09:00+08:00", "end": "2026-12-04T18:00+08:00"},
+        "now": "2026-12-01T09:00+08:00",
+        "slot_minutes": 30,
+        "requests": [
+            {
+                "id": "r1",
+                "deadline": "2026-12-04T18:00+08:00",
+                "skills": [],
+                "institution": "x",
+                "form": "any",
+                "duration_minutes": 60,
+                "availability": [
+                    {"start": "2026-12-02T09:00+08:00", "end": "2026-12-04T18:00+08:00"}
+                ],
+            }
+        ],
+        "mediators": [
+            {
+                "id": "m1",
+                "skills": [],
+                "conflicts": [],
+                "max_per_day": 3,
+                "availability": [
+                    {"start": "2026-12-02T09:00+08:00", "end": "2026-12-02T17:00+08:00"},
+                    {"start": "2026-12-03T09:00+08:00", "end": "2026-12-03T17:00+08:00"},
+                ],
+            }
+        ],
+        "venues": [
+            {
+                "id": "v1",
+                "form": "online",
+                "availability": [
+                    {"start": "2026-12-02T09:00+08:00", "end": "2026-12-04T18:00+08:00"}
+                ],
+            }
+        ],
+    }
+    problem = parse_problem(raw)
+    first = solve(problem, time_limit=5)
+    (kept,) = first.assignments
+    assert kept.start.day == 2
+    # m1 falls ill on Wednesday: only Thursday is left.
+    m1 = problem.mediators[0]
+    sick = Problem(
+        problem.horizon,
+        problem.slot_minutes,
+        problem.requests,
+        (Mediator(m1.id, m1.skills, m1.conflicts, m1.max_per_day, m1.availability[1:]),),
+        problem.venues,
+        problem.now,
+    )
+    again = replan(sick, Plan(assignments=[kept]), time_limit=5)
+    (moved,) = again.assignments
+    assert moved.start.day == 3

@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class MediationServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Roles: operator (the desk: requests, consent, court referrals, roster), mediator (sessions,
+    outcomes), supervisor (everything). Personal data is masked for the operator's listings.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -39,12 +41,179 @@ class MediationServiceStub:
                 request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.GetIntakeSummaryRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.IntakeSummary.FromString,
                 _registered_method=True)
+        self.RecordCourtReferral = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/RecordCourtReferral',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordCourtReferralRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+                _registered_method=True)
+        self.GetRequest = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/GetRequest',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.GetRequestRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+                _registered_method=True)
+        self.ListRequests = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/ListRequests',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRequestsRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRequestsResponse.FromString,
+                _registered_method=True)
+        self.RecordConsent = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/RecordConsent',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordConsentRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+                _registered_method=True)
+        self.ImportRoster = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/ImportRoster',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ImportRosterRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ImportRosterResponse.FromString,
+                _registered_method=True)
+        self.ListRoster = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/ListRoster',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRosterRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Roster.FromString,
+                _registered_method=True)
+        self.RecordLeave = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/RecordLeave',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordLeaveRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanResult.FromString,
+                _registered_method=True)
+        self.PlanSessions = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/PlanSessions',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanSessionsRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanResult.FromString,
+                _registered_method=True)
+        self.BookSession = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/BookSession',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.BookSessionRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.FromString,
+                _registered_method=True)
+        self.ConfirmSession = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/ConfirmSession',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.FromString,
+                _registered_method=True)
+        self.HoldSession = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/HoldSession',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.FromString,
+                _registered_method=True)
+        self.CancelSession = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/CancelSession',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.CancelSessionResponse.FromString,
+                _registered_method=True)
+        self.RecordOutcome = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/RecordOutcome',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordOutcomeRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+                _registered_method=True)
+        self.RecordJudicialConfirmation = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/RecordJudicialConfirmation',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordJudicialConfirmationRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+                _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/xiaobao.mediation.v1.MediationService/ListSessions',
+                request_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
 
 
 class MediationServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Roles: operator (the desk: requests, consent, court referrals, roster), mediator (sessions,
+    outcomes), supervisor (everything). Personal data is masked for the operator's listings.
+    """
 
     def GetIntakeSummary(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordCourtReferral(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRequests(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordConsent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportRoster(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRoster(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordLeave(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanSessions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BookSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HoldSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordOutcome(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordJudicialConfirmation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSessions(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -58,6 +227,81 @@ def add_MediationServiceServicer_to_server(servicer, server):
                     request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.GetIntakeSummaryRequest.FromString,
                     response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.IntakeSummary.SerializeToString,
             ),
+            'RecordCourtReferral': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCourtReferral,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordCourtReferralRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.SerializeToString,
+            ),
+            'GetRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRequest,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.GetRequestRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.SerializeToString,
+            ),
+            'ListRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRequests,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRequestsRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRequestsResponse.SerializeToString,
+            ),
+            'RecordConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordConsent,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordConsentRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.SerializeToString,
+            ),
+            'ImportRoster': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportRoster,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ImportRosterRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ImportRosterResponse.SerializeToString,
+            ),
+            'ListRoster': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRoster,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRosterRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Roster.SerializeToString,
+            ),
+            'RecordLeave': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordLeave,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordLeaveRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanResult.SerializeToString,
+            ),
+            'PlanSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanSessions,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanSessionsRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanResult.SerializeToString,
+            ),
+            'BookSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.BookSession,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.BookSessionRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.SerializeToString,
+            ),
+            'ConfirmSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmSession,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.SerializeToString,
+            ),
+            'HoldSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldSession,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.SerializeToString,
+            ),
+            'CancelSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSession,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.CancelSessionResponse.SerializeToString,
+            ),
+            'RecordOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordOutcome,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordOutcomeRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.SerializeToString,
+            ),
+            'RecordJudicialConfirmation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordJudicialConfirmation,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordJudicialConfirmationRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListSessionsRequest.FromString,
+                    response_serializer=xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListSessionsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'xiaobao.mediation.v1.MediationService', rpc_method_handlers)
@@ -67,7 +311,9 @@ def add_MediationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MediationService:
-    """Missing associated documentation comment in .proto file."""
+    """Roles: operator (the desk: requests, consent, court referrals, roster), mediator (sessions,
+    outcomes), supervisor (everything). Personal data is masked for the operator's listings.
+    """
 
     @staticmethod
     def GetIntakeSummary(request,
@@ -86,6 +332,411 @@ class MediationService:
             '/xiaobao.mediation.v1.MediationService/GetIntakeSummary',
             xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.GetIntakeSummaryRequest.SerializeToString,
             xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.IntakeSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordCourtReferral(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/RecordCourtReferral',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordCourtReferralRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/GetRequest',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.GetRequestRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/ListRequests',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRequestsRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/RecordConsent',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordConsentRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportRoster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/ImportRoster',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ImportRosterRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ImportRosterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRoster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/ListRoster',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListRosterRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Roster.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLeave(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/RecordLeave',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordLeaveRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/PlanSessions',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanSessionsRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.PlanResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BookSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/BookSession',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.BookSessionRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/ConfirmSession',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/HoldSession',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/CancelSession',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ChangeSessionRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.CancelSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/RecordOutcome',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordOutcomeRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordJudicialConfirmation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/RecordJudicialConfirmation',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.RecordJudicialConfirmationRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.MediationRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.mediation.v1.MediationService/ListSessions',
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListSessionsRequest.SerializeToString,
+            xiaobao_dot_mediation_dot_v1_dot_mediation__pb2.ListSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
