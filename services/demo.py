@@ -11,12 +11,14 @@ import urllib.request
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rich.table import Table
 
 from services.common import auth, migrations
 from services.common import settings as settings_mod
 from services.common.clients import stub
+from services.common.clock import SHANGHAI
 from services.common.console import console
 from services.common.protoconv import to_timestamp
 from services.platform import BrokerUnreachable, Platform, PortsInUse, check_broker, check_ports
@@ -555,6 +557,102 @@ def education_day() -> None:
         console.print(f"  hot spot: {spot.suggestion}", highlight=False)
 
 
+def mediation_day(run_id: str, timeout: float = 60.0) -> bool:
+    """A complainant disputes how Ping An Life handles her surrender and asks for mediation: both
+    parties consent (the institution's clock pauses, Art 23), the desk plans an online session,
+    both are present so the mediator holds it at once (当场调解), and the agreement closes the case.
+    """
+    from services.mediation import domain as mediation_domain
+    from xiaobao.mediation.v1 import mediation_pb2 as mpb
+
+    intake, mediation, staff = stub("intake"), stub("mediation"), _staff()
+    desk = auth.bearer(auth.issue_token("mediation-desk", "operator"))
+    mediator = auth.bearer(auth.issue_token("mediator-li", "mediator"))
+    roster = Path(mediation_domain.__file__).parent / "data" / "demo_roster.yaml"
+    mediation.ImportRoster(
+        mpb.ImportRosterRequest(yaml=roster.read_text(encoding="utf-8")), metadata=desk, timeout=10
+    )
+    case = intake.SubmitCase(
+        ipb.SubmitCaseRequest(
+            kind=ipb.CASE_KIND_COMPLAINT,
+            channel=ipb.CHANNEL_HOTLINE,
+            complainant=ipb.Complainant(name="周淑兰", phone="13920265178", region_code="120104"),
+            institution_text="天津平安人寿",
+            product="life",
+            summary="退保时被告知只能退现金价值，销售时未说明，要求全额退还保费",
+            amount_in_dispute_fen=2_360_000,
+            request_id=f"demo-{run_id}-mediation",
+        ),
+        metadata=staff,
+        timeout=10,
+    ).case
+    end = time.monotonic() + timeout
+
+    def until(check):
+        while time.monotonic() < end:
+            got = check()
+            if got:
+                return got
+            time.sleep(0.3)
+        raise TimeoutError("the mediation of the demo day did not finish in time")
+
+    def current() -> ipb.Case:
+        return intake.GetCase(ipb.GetCaseRequest(case_no=case.case_no), metadata=staff)
+
+    until(lambda: current().status == ipb.CASE_STATUS_ASSIGNED)
+    intake.RequestMediation(
+        ipb.RequestMediationRequest(
+            case_no=case.case_no,
+            reason="对退保金额有异议，申请调解",
+            preferred_form=ipb.MEDIATION_FORM_ONLINE,
+        ),
+        metadata=staff,
+        timeout=10,
+    )
+
+    def request() -> mpb.MediationRequest | None:
+        page = mediation.ListRequests(mpb.ListRequestsRequest(case_no=case.case_no), metadata=desk)
+        return page.requests[0] if page.requests else None
+
+    req = until(request)
+    for party, by in (("consumer", "周淑兰"), ("institution", "平安人寿天津分公司客服部")):
+        mediation.RecordConsent(
+            mpb.RecordConsentRequest(request_id=req.id, party=party, consented=True, by=by),
+            metadata=desk,
+        )
+    until(lambda: current().status == ipb.CASE_STATUS_IN_MEDIATION)
+    plan = mediation.PlanSessions(
+        mpb.PlanSessionsRequest(confirm=True, request_ids=[req.id], time_limit_seconds=5),
+        metadata=desk,
+        timeout=60,
+    )
+    if not plan.sessions:
+        console.print(f"mediation: not planned ({plan.unscheduled[0].reason})", highlight=False)
+        return False
+    planned = plan.sessions[0]
+    mediation.HoldSession(
+        mpb.ChangeSessionRequest(session_id=planned.id, bring_forward=True), metadata=mediator
+    )
+    mediation.RecordOutcome(
+        mpb.RecordOutcomeRequest(
+            session_id=planned.id,
+            outcome="agreement",
+            amount_fen=1_800_000,
+            terms="平安人寿退还保费人民币壹万捌仟元，双方再无争议",
+        ),
+        metadata=mediator,
+    )
+    final = until(lambda: (c := current()).status == ipb.CASE_STATUS_CLOSED and c)
+    paused = next(e.detail for e in final.timeline if e.type == "mediation.started")
+    console.print(
+        f"mediation: {final.case_no} — {paused}; session planned "
+        f"{planned.start.ToDatetime(tzinfo=UTC).astimezone(SHANGHAI):%m-%d %H:%M} with "
+        f"{planned.mediator_id} ({planned.form}), held at once; agreement ¥18,000 closed the case",
+        highlight=False,
+    )
+    return True
+
+
 def scrape(url: str, prefix: str) -> dict[str, float]:
     """The samples of one metric family from a /metrics endpoint."""
     try:
@@ -608,6 +706,7 @@ def run(once: bool, cases: int) -> int:
         print_summary(s)
         print_portal(day["portal"])
         education_day()
+        mediated = mediation_day(uuid.uuid4().hex[:8])
         _service, _address, api_metrics, worker_metrics = platform.endpoints()[0]
         totals: dict[str, float] = {}
         for url in (api_metrics, worker_metrics):  # clocks stop in both intake processes
@@ -619,7 +718,7 @@ def run(once: bool, cases: int) -> int:
                 if value:  # every clock's series exists from the start, at zero
                     console.print(f"  {key} {value:g}", highlight=False)
         closed = {c.case_no for c in final if c.status == ipb.CASE_STATUS_CLOSED}
-        ok = bool(day["answered"]) and day["answered"] <= closed
+        ok = bool(day["answered"]) and day["answered"] <= closed and mediated
         if once:
             return 0 if ok else 1
         table = Table(
