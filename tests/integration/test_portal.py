@@ -424,7 +424,7 @@ def test_a_breach_escalates_once_to_the_parent_with_two_workers_sweeping(
     try:
         # The replica is up (its metrics answer) and has swept at least once before the clocks
         # are backdated, so both workers race for the same due rows.
-        eventually(lambda: _replica_ready(metrics_port), timeout=30)
+        eventually(lambda: _replica_ready(metrics_port), timeout=60)
         _breach_escalates_once(platform_env["XIAOBAO_DATABASE_URL"], staff)
     finally:
         # Later tests read one routing worker's metrics: the replica must not take their events.
