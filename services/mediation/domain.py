@@ -70,6 +70,8 @@ class MediationPolicy:
     horizon_working_days: int
     time_limit_seconds: float
     elderly_age: int
+    # A request neither party has answered within this many days ends as expired.
+    consent_days: int
     speciality_by_product: dict[str, str]
     speciality_by_business_type: dict[str, str]
 
@@ -126,6 +128,7 @@ def parse_mediation_policy(raw: object) -> MediationPolicy:
         horizon_working_days=_whole(raw, "horizon_working_days"),
         time_limit_seconds=float(limit),
         elderly_age=_whole(raw, "elderly_age"),
+        consent_days=_whole({"consent_days": raw.get("consent_days", 10)}, "consent_days"),
         **maps,
     )
 

@@ -40,8 +40,9 @@ class ReceivedCase(Base):
 class MediationRequest(Base):
     """A request for mediation (调解申请) from a consumer, an institution or a court (诉前委派调解).
 
-    `open_key` is "<case_no or court reference>|<source>" while the request is open and NULL once
-    it is closed: the unique index makes a request idempotent per (case, source) while open.
+    `open_key` is the case number (or "<court reference>|court" for a court referral without an
+    intake case) while the request is open and NULL once it is closed: the unique index makes one
+    open mediation per dispute, whoever asked for it.
     """
 
     __tablename__ = "mediation_request"

@@ -81,20 +81,22 @@ def open_requests_of_case(session: Session, case_no: str) -> list[MediationReque
 
 
 def open_request(session: Session, at: datetime, **fields: Any) -> tuple[MediationRequest, bool]:
-    """The open request for (case or court reference, source), created if there is none.
+    """The open request of a dispute, created if there is none.
 
-    Returns (request, created). A second request for the same case and source while the first
-    is open is the same request: idempotent for redelivered events and retried calls.
+    Returns (request, created). One complaint has one mediation at a time: a second request for
+    the same case while the first is open (a redelivered event, a retried call, or the institution
+    referring a dispute the complainant has already brought) is the same request. A court
+    referral without an intake case is keyed by the court's reference.
     """
     _calendar, policy = in_force()
     mp = domain.load_mediation_policy()
     source = fields["source"]
     if source not in domain.SOURCES:
         raise InvalidArgument("source", f"must be one of {', '.join(domain.SOURCES)}")
-    subject = fields.get("case_no") or fields.get("court_reference") or ""
-    if not subject:
+    case_no, court_reference = fields.get("case_no") or "", fields.get("court_reference") or ""
+    if not case_no and not court_reference:
         raise InvalidArgument("case_no", "a request needs a case number or a court reference")
-    key = f"{subject}|{source}"
+    key = case_no or f"{court_reference}|court"
     existing = session.scalar(select(MediationRequest).where(MediationRequest.open_key == key))
     if existing is not None:
         return existing, False
@@ -1045,10 +1047,25 @@ def send_due_reminders(session: Session, now: datetime) -> int:
 
 
 def expire_overdue(session: Session, now: datetime) -> int:
-    """Accepted requests past their deadline with nothing upcoming or held end as expired."""
+    """Accepted requests past their deadline with nothing upcoming or held, and requests still
+    awaiting a party's consent after the policy's consent_days, end as expired."""
     expired = 0
     for req in unplanned_requests(session):
         if req.deadline is not None and req.deadline <= now:
             close_request(session, req, "expired", now, reason="the mediation limit ran out")
             expired += 1
+    days = domain.load_mediation_policy().consent_days
+    unanswered = session.scalars(
+        select(MediationRequest)
+        .where(
+            MediationRequest.state == "awaiting_consent",
+            MediationRequest.requested_at <= now - timedelta(days=days),
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for req in unanswered:
+        close_request(
+            session, req, "expired", now, reason=f"both parties had not consented in {days} days"
+        )
+        expired += 1
     return expired

@@ -82,17 +82,33 @@ def accepted(session: Session, case_no: str = "TJ2026120100001", at: datetime = 
 # --- requests and consent ----------------------------------------------------------------------
 
 
-def test_a_request_is_idempotent_per_case_and_source_while_open(factory) -> None:
+def test_one_complaint_has_one_open_mediation_whoever_asks(factory) -> None:
     with db.session_scope(factory) as session:
         first, created = store.open_request(session, NOW, **fields())
         again, created_again = store.open_request(session, NOW, **fields())
-        other, other_created = store.open_request(session, NOW, **fields(source="institution"))
-        assert created and not created_again and other_created
-        assert again.id == first.id and other.id != first.id
+        # The institution refers the dispute the complainant already brought: the same request.
+        referred, referred_created = store.open_request(
+            session, NOW, **fields(source="institution")
+        )
+        assert created and not created_again and not referred_created
+        assert again.id == first.id and referred.id == first.id
         store.close_request(session, first, "withdrawn", NOW)
         session.flush()
         later, later_created = store.open_request(session, NOW, **fields())
         assert later_created and later.id != first.id
+
+
+def test_a_request_nobody_consents_to_expires_after_the_consent_window(factory) -> None:
+    with db.session_scope(factory) as session:
+        waiting, _ = store.open_request(session, NOW, **fields())
+        session.flush()
+        days = domain.load_mediation_policy().consent_days
+        assert store.expire_overdue(session, NOW + timedelta(days=days - 1)) == 0
+        assert store.expire_overdue(session, NOW + timedelta(days=days, minutes=1)) == 1
+        assert (waiting.state, waiting.outcome) == ("closed", "expired")
+        assert "consented" in waiting.outcome_reason
+        (closed,) = events(session, "mediation.closed")
+        assert closed["outcome"] == "expired" and closed["started"] is False
 
 
 def test_both_consents_start_the_mediation_and_its_30_day_clock(factory) -> None:
