@@ -1,7 +1,10 @@
-"""Blacklist screening: batch cases/s, per-case latency, precision/recall of flags, peak memory.
+"""Blacklist screening: batch cases/s, per-case latency, precision/recall of flags, peak memory,
+and the worker's figures (per-event cases/s with storage, stored bytes per case, resident
+memory after restoring a stored state, from bench/screening_service.py).
 
     .venv/bin/python bench/screening.py                  # 50,000 generated cases
-    .venv/bin/python bench/screening.py --cases 1000000  # the 1-million-case memory figure
+    .venv/bin/python bench/screening.py --cases 1000000  # the 1-million-case batch memory figure
+    .venv/bin/python bench/screening.py --stored 1000000 # the worker's 1-million-case figures
 
 Prints figures; asserts nothing. See bench/README.md for what each figure means.
 """
@@ -49,6 +52,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=50_000)
     parser.add_argument("--per-case", type=int, default=5_000, help="cases timed one by one")
     parser.add_argument("--no-memory", action="store_true", help="skip the child-process runs")
+    parser.add_argument("--events", type=int, default=2000, help="worker: cases screened as events")
+    parser.add_argument(
+        "--stored", type=int, default=100_000, help="worker: cases stored, restored"
+    )
+    parser.add_argument("--pg", default="", help="worker: measure storage on this PostgreSQL URL")
+    parser.add_argument("--no-service", action="store_true", help="skip the worker's figures")
     args = parser.parse_args()
     root = str(Path(__file__).resolve().parent.parent)
 
@@ -125,6 +134,11 @@ def main() -> None:
     print(
         f"this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
     )
+    if not args.no_service:
+        print()
+        service = [sys.executable, str(Path(__file__).with_name("screening_service.py"))]
+        service += ["--events", str(args.events), "--stored", str(args.stored)]
+        subprocess.run(service + (["--pg", args.pg] if args.pg else []), check=True)
 
 
 if __name__ == "__main__":

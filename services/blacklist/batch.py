@@ -14,14 +14,30 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from services.blacklist import cli as _cli
 from services.common.console import err
 
 app = typer.Typer(help="Screening for black/grey-industry agents.", no_args_is_help=True)
 
 
 @app.callback()
-def blacklist() -> None:
-    """Screening for black/grey-industry agents (黑灰产代理)."""
+def blacklist(
+    user: str = typer.Option(
+        "", "--user", envvar="XIAOBAO_BLACKLIST_USER", help="Who calls the api (default: $USER)."
+    ),
+    role: str = typer.Option(
+        "investigator",
+        "--role",
+        envvar="XIAOBAO_BLACKLIST_ROLE",
+        help="investigator or supervisor.",
+    ),
+) -> None:
+    """Screening for black/grey-industry agents (黑灰产代理), and the investigators' commands.
+
+    Known-agents files for import-agents: see services/blacklist/cli.py (YAML or CSV)."""
+    from services.blacklist import cli
+
+    cli.set_caller(user or cli._who["user"], role)
 
 
 PROGRESS_FROM = 10_000  # lines; shorter inputs finish before a bar is worth drawing
@@ -95,3 +111,6 @@ def screen_batch(
         f"(lexicon {screener.lexicon.version})",
         highlight=False,
     )
+
+
+_cli.register(app)

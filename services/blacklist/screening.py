@@ -8,8 +8,9 @@ Pure: no database, no clock. A `Screener` holds what it has seen so far in memor
   identities from the structured fields and the free text, normalised and kept only as keyed
   hashes (`services.common.pii.keyed_hash`), each with the complainants and institutions it
   was seen with;
-- templates: near-duplicate letters (MinHash LSH over character 3-shingles, datasketch); only
-  a cluster's first letter is kept in the LSH, later copies just join its cluster;
+- templates: near-duplicate letters (MinHash over character 3-shingles, datasketch, with a
+  compact banded LSH of its own); only a cluster's first letter is kept in the LSH, later copies
+  just join its cluster;
 - bursts: complaints per institution per day against that institution's usual daily rate;
 - rings: a union-find over complainants, contact points and templates. Addresses never link
   (a care home is not a ring) and neither do short texts (a mass incident writes alike). A
@@ -24,14 +25,20 @@ a ring is flagged as surely as the last. Ring ids are stable within one run, not
 Score: the sum of the weights below, capped at 1; a case is flagged at FLAG_THRESHOLD. Wording
 alone (lexicon) and a shared address alone cannot reach it. A case in a burst that shares no
 contact point with anyone gets no template or ring weight: that is an incident to show staff
-(`Screener.incidents()`), not a ring.
+(`Screener.incidents()`), not a ring. A phone or ID number of a known agent (an imported police or
+industry list, `Screener.known_agents`) flags on its own, and so does an agent name close to a
+known agent's (rapidfuzz). `Screener.discounts` holds the down-weighting of evidence that raised
+dismissed clues (per contact point, template and lexicon phrase); scoring multiplies by it.
+
+The service (`services.blacklist.store`) feeds the screener keyed hashes only (`CaseInput`'s
+hashed_points and complainant_key) and restores it from stored `Prepared` cases.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,7 +47,8 @@ from pathlib import Path
 
 import ahocorasick
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
+from rapidfuzz import fuzz, process
 
 from services.common import settings as settings_mod
 from services.common.datafiles import load_yaml
@@ -56,6 +64,9 @@ W_SHARED_ADDRESS = 0.05  # an address shared by >= SHARED_MIN complainants (neve
 W_TEMPLATE = 0.25  # letter near-duplicate of letters of >= TEMPLATE_MIN complainants
 W_TEMPLATE_ACROSS = 0.1  # ... sent to >= 2 institutions
 W_RING = 0.3  # member of a connected group of >= RING_MIN complainants
+W_KNOWN_AGENT = 0.6  # a phone or ID number of the case is a known agent's (police/industry list)
+W_KNOWN_NAME = 0.5  # the agent's name is (nearly) a known agent's
+KNOWN_NAME_SIMILARITY = 85  # rapidfuzz ratio, 0-100: one character off in a 7-character name
 FLAG_THRESHOLD = 0.5
 
 SHARED_MIN = 3  # complainants on one contact point (two may be a couple)
@@ -64,6 +75,10 @@ RING_MIN = 4  # complainants in one connected group
 TEMPLATE_MIN_CHARS = 80  # shorter letters are too generic to call a template
 TEMPLATE_SIMILARITY = 0.6  # estimated Jaccard of 3-shingles to join a template
 NUM_PERM = 64
+# LSH bands: 14 bands of 4 values, what datasketch's MinHashLSH chooses for threshold 0.5 at 64
+# permutations; a letter is checked against the 8 templates sharing the most bands with it.
+BANDS, ROWS, CANDIDATES = 14, 4, 8
+BUCKET_SCAN = 64  # templates read from one band bucket (the newest): a query stays O(1)
 BURST_MIN = 30  # complaints against one institution in one day
 BURST_FACTOR = 5.0  # ... and this many times its usual daily rate
 
@@ -91,6 +106,11 @@ class CaseInput:
     text: str
     complainant: Party
     agent: Party | None = None
+    # From a service that holds keyed hashes only (the worker: intake sends phone_hash, id_hash,
+    # agent_phone_hash...): (kind, keyed hash, role) points added to those found in the fields
+    # and text, and the complainant's identity key (else derived from the complainant fields).
+    hashed_points: tuple[tuple[str, str, str], ...] = ()
+    complainant_key: str = ""
 
     @classmethod
     def from_dict(cls, raw: object) -> CaseInput:
@@ -295,8 +315,8 @@ class _UnionFind:
     def __init__(self) -> None:
         # Nodes: "c<hash>" a complainant, "<hash>" a contact point, an int a letter template.
         self.parent: dict[str | int, str | int] = {}
-        # root → [complainants, points of >= SHARED_MIN complainants, templates, institutions];
-        # only for roots that have any (most contact points never do: memory).
+        # root → [complainants, points of >= SHARED_MIN complainants, templates, institutions,
+        # complainant nodes]; only for roots that have any (most contact points never do: memory).
         self.stats: dict[str | int, list] = {}
 
     def add(self, node: str | int) -> bool:
@@ -308,7 +328,8 @@ class _UnionFind:
     def evidence(self, root: str | int) -> list:
         ev = self.stats.get(root)
         if ev is None:
-            ev = self.stats[root] = [0, 0, 0, set()]
+            # Institutions: one name until a second one comes (a set costs 216 bytes).
+            ev = self.stats[root] = [0, 0, 0, None, []]
         return ev
 
     def find(self, node: str | int) -> str | int:
@@ -335,9 +356,30 @@ class _UnionFind:
         sa[0] += sb[0]
         sa[1] += sb[1]
         sa[2] += sb[2]
-        sa[3] |= sb[3]
+        sa[3] = _institutions_union(sa[3], sb[3])
+        sa[4].extend(sb[4])
         del self.stats[rb]
         return ra
+
+
+def _institutions_union(a: str | set | None, b: str | set | None) -> str | set | None:
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, str):
+        a = {a}
+    if isinstance(b, str):
+        a.add(b)
+    else:
+        a |= b
+    return a
+
+
+def _count(institutions: str | set | None) -> int:
+    if institutions is None:
+        return 0
+    return 1 if isinstance(institutions, str) else len(institutions)
 
 
 class _Seen:
@@ -385,14 +427,158 @@ class CaseFeatures:
     template: int | None
     similarity: float
     lexicon: list[tuple[Phrase, str]]
+    agent_name: str = ""
 
 
-def _shingle_hash(shingle: bytes) -> int:
-    return zlib.crc32(shingle)
+@dataclass(slots=True)
+class Prepared:
+    """A case reduced to what the screener's state needs: keyed hashes, a MinHash signature of
+    the letter, the lexicon phrases found. No text, no personal data (the agent's name apart,
+    which only fuzzy matching against known agents reads; the worker stores it encrypted)."""
+
+    case_no: str
+    complainant: str  # "c" + keyed hash of the complainant's identity
+    institution: str
+    day: date
+    points: list[tuple[str, str, str]]  # (hash, kind, role)
+    signature: np.ndarray | None  # MinHash values of the letter's 3-shingles; None: too short
+    lexicon: list[tuple[Phrase, str]]
+    agent_name: str = ""
+
+
+def _signature(text: str) -> np.ndarray | None:
+    """MinHash (NUM_PERM uint32) of the letter's character 3-shingles, vectorised: a shingle is
+    its three code points packed in 63 bits, mixed to 32 bits (MurmurHash3 finalisers), then
+    put through datasketch's affine32 permutations (seed 7), as `MinHash.update_batch` would
+    with that hash function, without a Python call per shingle."""
+    folded = "".join(text.split())
+    if len(folded) < TEMPLATE_MIN_CHARS:
+        return None
+    cp = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    shingles = np.unique((cp[:-2] << _U64_42) | (cp[1:-1] << _U64_21) | cp[2:])
+    h = _fmix(_fmix(shingles, _FMIX64).astype(np.uint32), _FMIX32)
+    return (h[:, None] * _PERM_A + _PERM_B).min(axis=0)
+
+
+def signature_bytes(signature: np.ndarray | None) -> bytes | None:
+    """A signature as stored: NUM_PERM little-endian uint32 (MinHash values are below 2^32)."""
+    return None if signature is None else signature.astype("<u4").tobytes()
+
+
+def signature_from_bytes(raw: bytes | None) -> np.ndarray | None:
+    return None if not raw else np.frombuffer(raw, dtype="<u4").astype(np.uint32)
+
+
+def normalise_name(name: str) -> str:
+    return "".join(name.split()).lower()
+
+
+@dataclass(frozen=True)
+class KnownAgent:
+    """One entry of an imported known-agents list: keyed hashes and a name for fuzzy matching."""
+
+    agent_id: int
+    source: str
+    name: str = ""
+    phone_hash: str = ""
+    id_hash: str = ""
+
+
+class KnownAgents:
+    """Known agents (police or industry sharing), matched exactly on hashed phone and ID number
+    and fuzzily (rapidfuzz) on names."""
+
+    def __init__(self, agents: Iterable[KnownAgent] = ()) -> None:
+        self.agents = list(agents)
+        self._by_hash: dict[str, KnownAgent] = {}
+        for a in self.agents:
+            for h in (a.phone_hash, a.id_hash):
+                if h:
+                    self._by_hash[h[:_HASH_CHARS]] = a
+        self._names = {i: normalise_name(a.name) for i, a in enumerate(self.agents) if a.name}
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    def by_hash(self, h: str) -> KnownAgent | None:
+        return self._by_hash.get(h[:_HASH_CHARS])
+
+    def by_name(self, name: str) -> tuple[KnownAgent, float] | None:
+        if not name or not self._names:
+            return None
+        best = process.extractOne(
+            normalise_name(name),
+            self._names,
+            scorer=fuzz.ratio,
+            score_cutoff=KNOWN_NAME_SIMILARITY,
+        )
+        if best is None:
+            return None
+        _, similarity, key = best
+        return self.agents[key], similarity
+
+
+class _Bands:
+    """MinHash LSH over the templates' first letters, compact: one dict of band keys (a Python
+    hash of the band number and its 4 values) to a template id, or a list of them once shared.
+    datasketch's MinHashLSH keeps a bytes key and a set per band and letter: ~4 KB a letter."""
+
+    __slots__ = ("buckets",)
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int | list[int]] = {}
+
+    @staticmethod
+    def keys(signature: np.ndarray) -> list[int]:
+        raw = signature.astype("<u4", copy=False).tobytes()
+        step = ROWS * 4
+        return [hash((i, raw[i * step : (i + 1) * step])) for i in range(BANDS)]
+
+    def insert(self, tid: int, keys: list[int]) -> None:
+        buckets = self.buckets
+        for k in keys:
+            current = buckets.get(k)
+            if current is None:
+                buckets[k] = tid
+            elif type(current) is int:
+                buckets[k] = [current, tid]
+            else:
+                current.append(tid)
+
+    def query(self, keys: list[int]) -> list[int]:
+        """Templates sharing a band, those sharing the most first (at most CANDIDATES)."""
+        counts: dict[int, int] = {}
+        buckets = self.buckets
+        for k in keys:
+            current = buckets.get(k)
+            if current is None:
+                continue
+            if type(current) is int:
+                counts[current] = counts.get(current, 0) + 1
+            else:
+                # A band many letters share is generic wording; its newest templates suffice.
+                for t in current[-BUCKET_SCAN:]:
+                    counts[t] = counts.get(t, 0) + 1
+        if len(counts) <= CANDIDATES:
+            return list(counts)
+        return heapq.nlargest(CANDIDATES, counts, key=counts.__getitem__)
 
 
 _PROTO = MinHash(num_perm=NUM_PERM, seed=7)
-_PERMUTATIONS = _PROTO.permutations
+_PERM_A, _PERM_B = (np.asarray(x, dtype=np.uint32) for x in _PROTO.permutations)
+_U64_21, _U64_42 = np.uint64(21), np.uint64(42)
+_FMIX32 = tuple(np.uint32(x) for x in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16))
+_FMIX64 = tuple(np.uint64(x) for x in (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33))
+
+
+def _fmix(h: np.ndarray, constants: tuple) -> np.ndarray:
+    """The MurmurHash3 finaliser, element-wise (multiplication wraps, as intended)."""
+    s1, m1, s2, m2, s3 = constants
+    h = h ^ (h >> s1)
+    h = h * m1
+    h = h ^ (h >> s2)
+    h = h * m2
+    return h ^ (h >> s3)
 
 
 class Screener:
@@ -404,30 +590,74 @@ class Screener:
         self._points: dict[str, _Seen] = {}
         self._templates: dict[int, _Seen] = {}
         self._template_reps: dict[int, np.ndarray] = {}
-        self._lsh = MinHashLSH(threshold=TEMPLATE_SIMILARITY - 0.1, num_perm=NUM_PERM)
+        self._lsh = _Bands()
         self._uf = _UnionFind()
         self._per_day: Counter[tuple[str, date]] = Counter()
         self._span: dict[str, list[date]] = {}  # institution → [first day, last day]
         self._per_institution: Counter[str] = Counter()
+        self._template_rep_case: list[str] = []  # template id → case_no of its first letter
+        self._tid_by_rep: dict[str, int] = {}
+        # Down-weighting from dismissed clues: "point:<hash>", "template:<first case_no>",
+        # "phrase:<canonical>" → a factor in (0, 1] applied to that evidence's weight.
+        self.discounts: dict[str, float] = {}
+        self.known_agents: KnownAgents = KnownAgents()
 
     # -- indexing ------------------------------------------------------------------------------
 
     def _hash(self, value: str) -> str:
         return keyed_hash(value, self._pii_key)[:_HASH_CHARS]
 
-    def index(self, case: CaseInput) -> CaseFeatures:
+    def point_hash(self, kind: str, value: str) -> str:
+        """The stored key of a contact point. Phones and ID numbers hash as intake hashes them
+        (`keyed_hash(number)`), so a number from a letter meets the same number from a field."""
+        if kind in ("phone", "id"):
+            return self._hash(value)
+        return self._hash(f"{kind}:{value}")
+
+    def prepare(self, case: CaseInput) -> Prepared:
+        """What indexing needs from a case, without the case's text or personal data: this is
+        what the worker stores to restore its screener."""
         c = case.complainant
-        person = f"id:{_digits(c.id_number)}" if c.id_number else f"np:{c.name}|{c.phone}"
-        cnode = "c" + self._hash(person)
-        inst = case.institution
+        if case.complainant_key:
+            cnode = "c" + case.complainant_key[:_HASH_CHARS]
+        else:
+            person = f"id:{_digits(c.id_number)}" if c.id_number else f"np:{c.name}|{c.phone}"
+            cnode = "c" + self._hash(person)
+        points: dict[str, tuple[str, str, str]] = {}
+        for kind, value, role in extract_points(case):
+            h = self.point_hash(kind, value)
+            points.setdefault(h, (h, kind, role))
+        for kind, h, role in case.hashed_points:
+            if h:
+                points.setdefault(h[:_HASH_CHARS], (h[:_HASH_CHARS], kind, role))
+        return Prepared(
+            case_no=case.case_no,
+            complainant=cnode,
+            institution=case.institution,
+            day=case.received_at.date(),
+            points=list(points.values()),
+            signature=_signature(case.text),
+            lexicon=list(self.lexicon.find(case.text).values()),
+            agent_name=case.agent.name.strip() if case.agent is not None else "",
+        )
+
+    def index(self, case: CaseInput) -> CaseFeatures:
+        return self.apply(self.prepare(case))
+
+    def apply(self, p: Prepared) -> CaseFeatures:
+        """Adds a prepared case (fresh, or restored from storage) to the state."""
+        cnode = p.complainant
+        inst = p.institution
         uf = self._uf
         if uf.add(cnode):
-            uf.evidence(cnode)[0] = 1
-        uf.evidence(uf.find(cnode))[3].add(inst)
+            ev = uf.evidence(cnode)
+            ev[0] = 1
+            ev[4].append(cnode)
+        ev = uf.evidence(uf.find(cnode))
+        ev[3] = _institutions_union(ev[3], inst)
 
         points = []
-        for kind, value, role in extract_points(case):
-            h = self._hash(f"{kind}:{value}")
+        for h, kind, role in p.points:
             points.append((h, kind, role))
             seen = self._points.get(h)
             if seen is None:
@@ -442,53 +672,45 @@ class Screener:
             if shared:
                 uf.evidence(root)[1] += 1
 
-        template, similarity = self._index_template(case.text, cnode, inst)
+        template, similarity = self._index_template(p.signature, p.case_no, cnode, inst)
         if template is not None:
             uf.union(cnode, template)
 
-        day = case.received_at.date()
+        day = p.day
         self._per_day[(inst, day)] += 1
         self._per_institution[inst] += 1
         span = self._span.setdefault(inst, [day, day])
         span[0], span[1] = min(span[0], day), max(span[1], day)
         return CaseFeatures(
-            case_no=case.case_no,
+            case_no=p.case_no,
             complainant=cnode,
             institution=inst,
             day=day,
             points=points,
             template=template,
             similarity=similarity,
-            lexicon=list(self.lexicon.find(case.text).values()),
+            lexicon=p.lexicon,
+            agent_name=p.agent_name,
         )
 
-    def _index_template(self, text: str, cnode: str, inst: str) -> tuple[int | None, float]:
-        folded = "".join(text.split())
-        if len(folded) < TEMPLATE_MIN_CHARS:
+    def _index_template(
+        self, signature: np.ndarray | None, case_no: str, cnode: str, inst: str
+    ) -> tuple[int | None, float]:
+        if signature is None:
             return None, 0.0
-        mh = MinHash(
-            num_perm=NUM_PERM,
-            hashfunc=_shingle_hash,
-            permutations=_PERMUTATIONS,
-            scheme=_PROTO.scheme,
-        )
-        mh.update_batch({folded[i : i + 3].encode() for i in range(len(folded) - 2)})
-        best, best_sim = None, 0.0
-        for candidate in self._lsh.query(mh)[:8]:
-            sim = (
-                float(np.count_nonzero(self._template_reps[candidate] == mh.hashvalues)) / NUM_PERM
-            )
-            if sim > best_sim:
-                best, best_sim = candidate, sim
+        keys = _Bands.keys(signature)
+        best, best_sim = self._best_template(signature, keys)
         if best is not None and best_sim >= TEMPLATE_SIMILARITY:
             if self._templates[best].add(cnode, inst) == 2:
                 # Count the template once in its ring's evidence (see index()).
                 self._uf.evidence(self._uf.find(best))[2] += 1
             return best, best_sim
         tid = len(self._template_reps)
-        self._template_reps[tid] = mh.hashvalues
+        self._template_reps[tid] = signature
+        self._template_rep_case.append(case_no)
+        self._tid_by_rep[case_no] = tid
         self._templates[tid] = _Seen("template", cnode, inst)
-        self._lsh.insert(tid, mh)
+        self._lsh.insert(tid, keys)
         self._uf.add(tid)
         return tid, 1.0
 
@@ -509,8 +731,17 @@ class Screener:
         reasons: list[Reason] = []
         score = 0.0
 
+        discount = self.discounts
+        known = self._known_agent_reasons(f)
+        if known:
+            score += max(w for w, _ in known)
+            reasons.extend(r for _, r in known)
+
         if f.lexicon:
-            weight = min(LEXICON_CAP, sum(p.weight for p, _ in f.lexicon))
+            weight = min(
+                LEXICON_CAP,
+                sum(p.weight * discount.get("phrase:" + p.canonical, 1.0) for p, _ in f.lexicon),
+            )
             if weight > 0:
                 score += weight
                 found = ", ".join(
@@ -532,17 +763,21 @@ class Screener:
             if kind == "address":
                 shared_address = n
             else:
-                shared_points.append((n, m, _ROLE_LABELS.get((role, kind), kind)))
+                factor = discount.get("point:" + h, 1.0)
+                shared_points.append((n, m, _ROLE_LABELS.get((role, kind), kind), factor))
+        # The strongest shared point that no dismissal has weakened carries the ring weight too.
+        point_factor = max((p[3] for p in shared_points), default=1.0)
         if shared_points:
-            shared_points.sort(key=lambda p: (p[0], p[1]), reverse=True)  # ties: fields first
-            n, m, _ = shared_points[0]
-            score += W_SHARED_POINT + (W_SHARED_ACROSS if m >= 2 else 0.0)
-            for n, m, label in shared_points[:3]:
+            shared_points.sort(key=lambda p: (p[3], p[0], p[1]), reverse=True)  # ties: fields first
+            n, m, _, factor = shared_points[0]
+            score += (W_SHARED_POINT + (W_SHARED_ACROSS if m >= 2 else 0.0)) * factor
+            for n, m, label, factor in shared_points[:3]:
                 reasons.append(
                     Reason(
                         "contact_point",
                         f"{label} shared with {n - 1} other complainants"
-                        + (f" across {m} institutions" if m >= 2 else " at one institution"),
+                        + (f" across {m} institutions" if m >= 2 else " at one institution")
+                        + (" (weight lowered by dismissed clues)" if factor < 1.0 else ""),
                     )
                 )
         if shared_address:
@@ -572,7 +807,8 @@ class Screener:
         if not incident and f.template is not None:
             n, m = self._templates[f.template].counts()
             if n >= TEMPLATE_MIN:
-                score += W_TEMPLATE + (W_TEMPLATE_ACROSS if m >= 2 else 0.0)
+                factor = discount.get("template:" + self.template_key(f.template), 1.0)
+                score += (W_TEMPLATE + (W_TEMPLATE_ACROSS if m >= 2 else 0.0)) * factor
                 reasons.append(
                     Reason(
                         "template",
@@ -587,12 +823,12 @@ class Screener:
                 )
         if not incident:
             root = self._uf.find(f.complainant)
-            complainants, points, templates, institutions = self._uf.evidence(root)
+            complainants, points, templates, institutions, _ = self._uf.evidence(root)
             # A ring needs a contact point shared by SHARED_MIN complainants: look-alike
             # letters alone, or a couple's phone, do not make one.
             if complainants >= RING_MIN and points >= 1:
                 ring_id = "R-" + hashlib.sha256(str(root).encode()).hexdigest()[:10]
-                score += W_RING
+                score += W_RING * point_factor
                 reasons.append(
                     Reason(
                         "ring",
@@ -600,13 +836,82 @@ class Screener:
                         f"{points} contact point{'s' if points != 1 else ''} shared by "
                         f"{SHARED_MIN} or more and "
                         f"{templates} letter template{'s' if templates != 1 else ''}, "
-                        f"across {len(institutions)} institution"
-                        f"{'s' if len(institutions) != 1 else ''}",
+                        f"across {_count(institutions)} institution"
+                        f"{'s' if _count(institutions) != 1 else ''}",
                     )
                 )
 
         score = round(min(1.0, score), 3)
         return Result(f.case_no, score, score >= FLAG_THRESHOLD, ring_id, tuple(reasons))
+
+    def _known_agent_reasons(self, f: CaseFeatures) -> list[tuple[float, Reason]]:
+        if not len(self.known_agents):
+            return []
+        out = []
+        for h, kind, role in f.points:
+            if kind not in ("phone", "id"):
+                continue
+            agent = self.known_agents.by_hash(h)
+            if agent is not None:
+                label = _ROLE_LABELS.get((role, kind), kind)
+                out.append(
+                    (
+                        W_KNOWN_AGENT,
+                        Reason(
+                            "known_agent",
+                            f"{label} is a known agent's (list {agent.source}, entry {agent.agent_id})",
+                        ),
+                    )
+                )
+        named = self.known_agents.by_name(f.agent_name)
+        if named is not None:
+            agent, similarity = named
+            out.append(
+                (
+                    W_KNOWN_NAME,
+                    Reason(
+                        "known_agent",
+                        f"agent name {round(similarity)}% similar to a known agent's "
+                        f"(list {agent.source}, entry {agent.agent_id})",
+                    ),
+                )
+            )
+        return out
+
+    # -- what the service reads back -------------------------------------------------------------
+
+    def template_key(self, template: int | None) -> str:
+        """A template's stable name: the case number of its first letter ("" for none)."""
+        return "" if template is None else self._template_rep_case[template]
+
+    def template_of(self, key: str) -> int | None:
+        return self._tid_by_rep.get(key)
+
+    def match_template(self, signature: np.ndarray | None) -> tuple[int | None, float]:
+        """The template an already indexed letter belongs to (for re-scoring a stored case)."""
+        if signature is None:
+            return None, 0.0
+        best, best_sim = self._best_template(signature, _Bands.keys(signature))
+        if best is not None and best_sim >= TEMPLATE_SIMILARITY:
+            return best, best_sim
+        return None, 0.0
+
+    def _best_template(self, signature: np.ndarray, keys: list[int]) -> tuple[int | None, float]:
+        best, best_sim = None, 0.0
+        reps = self._template_reps
+        for candidate in self._lsh.query(keys):
+            sim = float(np.count_nonzero(reps[candidate] == signature)) / NUM_PERM
+            if sim > best_sim:
+                best, best_sim = candidate, sim
+        return best, best_sim
+
+    def ring_members(self, complainant: str) -> list[str]:
+        """The complainant nodes connected to `complainant` (itself included)."""
+        root = self._uf.find(complainant)
+        return list(self._uf.evidence(root)[4])
+
+    def has_complainant(self, complainant: str) -> bool:
+        return complainant in self._uf.parent
 
     # -- modes ---------------------------------------------------------------------------------
 

@@ -1,14 +1,53 @@
-"""Blacklist's nameko worker: records every received case for screening."""
+"""Blacklist's nameko worker: screens every received case within seconds.
+
+The process keeps one screener in memory (`store.ScreeningState`), restored from the database
+when the worker starts and kept in step with cases other replicas stored (see store's doc).
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
+from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider
+from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
+from services.blacklist import store
 from services.blacklist.models import OutboxMessage, ProcessedEvent, ScreeningItem
+from services.common import db
 from services.common.messaging import Envelope
 from services.common.worker import Database, Metrics, Relay, handles
+
+log = logging.getLogger(__name__)
+
+SCREENED = Counter(
+    "xiaobao_blacklist_screened_total", "Cases screened by the blacklist worker.", ["flagged"]
+)
+CLUES_RAISED = Counter(
+    "xiaobao_blacklist_clue_raised_total", "blacklist.clue_raised events emitted (flagged cases)."
+)
+
+
+class Screening(DependencyProvider):
+    """The worker's screener, shared by its green threads one case at a time."""
+
+    def setup(self) -> None:
+        self.state = store.ScreeningState()
+        self.lock = Semaphore(1)
+
+    def start(self) -> None:
+        try:
+            with db.session_scope(db.session_factory("blacklist")) as session:
+                n = self.state.restore(session)
+            log.info("screener restored: %d stored cases", n)
+        except Exception:  # the database may come up later: the first case restores it then
+            log.exception("screener not restored at start; restoring on the first case")
+            self.state.screener = None
+
+    def get_dependency(self, worker_ctx) -> Screening:
+        return self
 
 
 class BlacklistWorker:
@@ -17,6 +56,7 @@ class BlacklistWorker:
     db = Database("blacklist", ProcessedEvent)
     relay = Relay("blacklist", OutboxMessage)
     metrics = Metrics("blacklist")
+    screening = Screening()
 
     @handles("intake", "case_received")
     def on_case_received(self, session: Session, envelope: Envelope) -> None:
@@ -33,3 +73,23 @@ class BlacklistWorker:
                 status="pending",
             )
         )
+        session.flush()
+        with self.screening.lock:
+            try:
+                screened = self.screening.state.screen(session, p)
+                session.flush()
+            except Exception:
+                # The transaction rolls back but the screener may hold the case: rebuild it.
+                self.screening.state.screener = None
+                raise
+        if screened is None:
+            return
+        SCREENED.labels("true" if screened.result.flagged else "false").inc()
+        CLUES_RAISED.inc(len(screened.events))
+        if screened.result.flagged:
+            log.info(
+                "case %s flagged (score %.2f, %d clue events)",
+                p["case_no"],
+                screened.result.score,
+                len(screened.events),
+            )

@@ -131,7 +131,7 @@ def test_other_services_see_every_received_case(platform, staff):
         backlog = stub("blacklist").GetScreeningBacklog(
             bpb.GetScreeningBacklogRequest(limit=500), metadata=staff
         )
-        return any(i.case_no == case.case_no and i.status == "pending" for i in backlog.items)
+        return any(i.case_no == case.case_no and i.status == "screened" for i in backlog.items)
 
     eventually(screened)
     summary = stub("mediation").GetIntakeSummary(mpb.GetIntakeSummaryRequest(), metadata=staff)

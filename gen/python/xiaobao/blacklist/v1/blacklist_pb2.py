@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$xiaobao/blacklist/v1/blacklist.proto\x12\x14xiaobao.blacklist.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x1aGetScreeningBacklogRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\x85\x01\n\rScreeningItem\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x11\n\tcase_kind\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\"f\n\x10ScreeningBacklog\x12\x0f\n\x07pending\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x32\n\x05items\x18\x03 \x03(\x0b\x32#.xiaobao.blacklist.v1.ScreeningItem2\x83\x01\n\x10\x42lacklistService\x12o\n\x13GetScreeningBacklog\x12\x30.xiaobao.blacklist.v1.GetScreeningBacklogRequest\x1a&.xiaobao.blacklist.v1.ScreeningBacklogb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$xiaobao/blacklist/v1/blacklist.proto\x12\x14xiaobao.blacklist.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x1aGetScreeningBacklogRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\x85\x01\n\rScreeningItem\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x11\n\tcase_kind\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\"f\n\x10ScreeningBacklog\x12\x0f\n\x07pending\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x32\n\x05items\x18\x03 \x03(\x0b\x32#.xiaobao.blacklist.v1.ScreeningItem\"(\n\x06Reason\x12\x0e\n\x06signal\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\xcb\x02\n\x0cScreenedCase\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0binstitution\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x0f\n\x07\x66lagged\x18\x05 \x01(\x08\x12\x0f\n\x07ring_id\x18\x06 \x01(\t\x12-\n\x07reasons\x18\x07 \x03(\x0b\x32\x1c.xiaobao.blacklist.v1.Reason\x12\x18\n\x10\x63omplainant_name\x18\x08 \x01(\t\x12\x19\n\x11\x63omplainant_phone\x18\t \x01(\t\x12\x12\n\nagent_name\x18\n \x01(\t\x12\x10\n\x08unmasked\x18\x0b \x01(\x08\x12\x10\n\x08\x63lue_ids\x18\x0c \x03(\t\x12\x17\n\x0f\x63omplainant_key\x18\r \x01(\t\"o\n\x0cQueryRequest\x12\r\n\x05phone\x18\x01 \x01(\t\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61se_no\x18\x04 \x01(\t\x12\x0f\n\x07ring_id\x18\x05 \x01(\t\x12\r\n\x05limit\x18\x06 \x01(\x05\"@\n\x0bQueryResult\x12\x31\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\".xiaobao.blacklist.v1.ScreenedCase\"b\n\rExpandRequest\x12\x0f\n\x07ring_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_no\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\x11\n\tid_number\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x05\"P\n\x0c\x43ontactPoint\x12\r\n\x05point\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05\x63\x61ses\x18\x03 \x01(\x05\x12\x14\n\x0c\x63omplainants\x18\x04 \x01(\x05\"F\n\x0b\x43omplainant\x12\x17\n\x0f\x63omplainant_key\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61se_nos\x18\x03 \x03(\t\"\xaf\x01\n\rNeighbourhood\x12\x31\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\".xiaobao.blacklist.v1.ScreenedCase\x12\x32\n\x06points\x18\x02 \x03(\x0b\x32\".xiaobao.blacklist.v1.ContactPoint\x12\x37\n\x0c\x63omplainants\x18\x03 \x03(\x0b\x32!.xiaobao.blacklist.v1.Complainant\"^\n\x08\x43lueNote\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"\xc7\x02\n\x04\x43lue\x12\x0f\n\x07\x63lue_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07ring_id\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x10\n\x08\x61ssignee\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61se_nos\x18\x08 \x03(\t\x12-\n\x05notes\x18\t \x03(\x0b\x32\x1e.xiaobao.blacklist.v1.ClueNote\x12\x31\n\x05\x63\x61ses\x18\n \x03(\x0b\x32\".xiaobao.blacklist.v1.ScreenedCase\x12\x18\n\x10\x64ismissal_reason\x18\x0b \x01(\t\"C\n\x10ListCluesRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"5\n\x08\x43lueList\x12)\n\x05\x63lues\x18\x01 \x03(\x0b\x32\x1a.xiaobao.blacklist.v1.Clue\"!\n\x0eGetClueRequest\x12\x0f\n\x07\x63lue_id\x18\x01 \x01(\t\"D\n\x15TransitionClueRequest\x12\x0f\n\x07\x63lue_id\x18\x01 \x01(\t\x12\n\n\x02to\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"6\n\x11\x41ssignClueRequest\x12\x0f\n\x07\x63lue_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x02 \x01(\t\"3\n\x12\x41\x64\x64\x43lueNoteRequest\x12\x0f\n\x07\x63lue_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"Y\n\nKnownAgent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\x12\x0b\n\x03org\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\"\\\n\x18ImportKnownAgentsRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x30\n\x06\x61gents\x18\x02 \x03(\x0b\x32 .xiaobao.blacklist.v1.KnownAgent\";\n\x17ImportKnownAgentsResult\x12\x0f\n\x07list_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x03\"H\n\x13ReadAuditLogRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x11\n\tbefore_id\x18\x03 \x01(\x03\"\x98\x01\n\nAuditEntry\x12\n\n\x02id\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x12\n\nquery_json\x18\x06 \x01(\t\x12\x13\n\x0bresult_json\x18\x07 \x01(\t\"=\n\x08\x41uditLog\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32 .xiaobao.blacklist.v1.AuditEntry2\x9b\x07\n\x10\x42lacklistService\x12o\n\x13GetScreeningBacklog\x12\x30.xiaobao.blacklist.v1.GetScreeningBacklogRequest\x1a&.xiaobao.blacklist.v1.ScreeningBacklog\x12N\n\x05Query\x12\".xiaobao.blacklist.v1.QueryRequest\x1a!.xiaobao.blacklist.v1.QueryResult\x12R\n\x06\x45xpand\x12#.xiaobao.blacklist.v1.ExpandRequest\x1a#.xiaobao.blacklist.v1.Neighbourhood\x12S\n\tListClues\x12&.xiaobao.blacklist.v1.ListCluesRequest\x1a\x1e.xiaobao.blacklist.v1.ClueList\x12K\n\x07GetClue\x12$.xiaobao.blacklist.v1.GetClueRequest\x1a\x1a.xiaobao.blacklist.v1.Clue\x12Y\n\x0eTransitionClue\x12+.xiaobao.blacklist.v1.TransitionClueRequest\x1a\x1a.xiaobao.blacklist.v1.Clue\x12Q\n\nAssignClue\x12\'.xiaobao.blacklist.v1.AssignClueRequest\x1a\x1a.xiaobao.blacklist.v1.Clue\x12S\n\x0b\x41\x64\x64\x43lueNote\x12(.xiaobao.blacklist.v1.AddClueNoteRequest\x1a\x1a.xiaobao.blacklist.v1.Clue\x12r\n\x11ImportKnownAgents\x12..xiaobao.blacklist.v1.ImportKnownAgentsRequest\x1a-.xiaobao.blacklist.v1.ImportKnownAgentsResult\x12Y\n\x0cReadAuditLog\x12).xiaobao.blacklist.v1.ReadAuditLogRequest\x1a\x1e.xiaobao.blacklist.v1.AuditLogb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCREENINGITEM']._serialized_end=274
   _globals['_SCREENINGBACKLOG']._serialized_start=276
   _globals['_SCREENINGBACKLOG']._serialized_end=378
-  _globals['_BLACKLISTSERVICE']._serialized_start=381
-  _globals['_BLACKLISTSERVICE']._serialized_end=512
+  _globals['_REASON']._serialized_start=380
+  _globals['_REASON']._serialized_end=420
+  _globals['_SCREENEDCASE']._serialized_start=423
+  _globals['_SCREENEDCASE']._serialized_end=754
+  _globals['_QUERYREQUEST']._serialized_start=756
+  _globals['_QUERYREQUEST']._serialized_end=867
+  _globals['_QUERYRESULT']._serialized_start=869
+  _globals['_QUERYRESULT']._serialized_end=933
+  _globals['_EXPANDREQUEST']._serialized_start=935
+  _globals['_EXPANDREQUEST']._serialized_end=1033
+  _globals['_CONTACTPOINT']._serialized_start=1035
+  _globals['_CONTACTPOINT']._serialized_end=1115
+  _globals['_COMPLAINANT']._serialized_start=1117
+  _globals['_COMPLAINANT']._serialized_end=1187
+  _globals['_NEIGHBOURHOOD']._serialized_start=1190
+  _globals['_NEIGHBOURHOOD']._serialized_end=1365
+  _globals['_CLUENOTE']._serialized_start=1367
+  _globals['_CLUENOTE']._serialized_end=1461
+  _globals['_CLUE']._serialized_start=1464
+  _globals['_CLUE']._serialized_end=1791
+  _globals['_LISTCLUESREQUEST']._serialized_start=1793
+  _globals['_LISTCLUESREQUEST']._serialized_end=1860
+  _globals['_CLUELIST']._serialized_start=1862
+  _globals['_CLUELIST']._serialized_end=1915
+  _globals['_GETCLUEREQUEST']._serialized_start=1917
+  _globals['_GETCLUEREQUEST']._serialized_end=1950
+  _globals['_TRANSITIONCLUEREQUEST']._serialized_start=1952
+  _globals['_TRANSITIONCLUEREQUEST']._serialized_end=2020
+  _globals['_ASSIGNCLUEREQUEST']._serialized_start=2022
+  _globals['_ASSIGNCLUEREQUEST']._serialized_end=2076
+  _globals['_ADDCLUENOTEREQUEST']._serialized_start=2078
+  _globals['_ADDCLUENOTEREQUEST']._serialized_end=2129
+  _globals['_KNOWNAGENT']._serialized_start=2131
+  _globals['_KNOWNAGENT']._serialized_end=2220
+  _globals['_IMPORTKNOWNAGENTSREQUEST']._serialized_start=2222
+  _globals['_IMPORTKNOWNAGENTSREQUEST']._serialized_end=2314
+  _globals['_IMPORTKNOWNAGENTSRESULT']._serialized_start=2316
+  _globals['_IMPORTKNOWNAGENTSRESULT']._serialized_end=2375
+  _globals['_READAUDITLOGREQUEST']._serialized_start=2377
+  _globals['_READAUDITLOGREQUEST']._serialized_end=2449
+  _globals['_AUDITENTRY']._serialized_start=2452
+  _globals['_AUDITENTRY']._serialized_end=2604
+  _globals['_AUDITLOG']._serialized_start=2606
+  _globals['_AUDITLOG']._serialized_end=2667
+  _globals['_BLACKLISTSERVICE']._serialized_start=2670
+  _globals['_BLACKLISTSERVICE']._serialized_end=3593
 # @@protoc_insertion_point(module_scope)

@@ -39,13 +39,114 @@ class BlacklistServiceStub:
                 request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.GetScreeningBacklogRequest.SerializeToString,
                 response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ScreeningBacklog.FromString,
                 _registered_method=True)
+        self.Query = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/Query',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.QueryRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.QueryResult.FromString,
+                _registered_method=True)
+        self.Expand = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/Expand',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ExpandRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Neighbourhood.FromString,
+                _registered_method=True)
+        self.ListClues = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/ListClues',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ListCluesRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ClueList.FromString,
+                _registered_method=True)
+        self.GetClue = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/GetClue',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.GetClueRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+                _registered_method=True)
+        self.TransitionClue = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/TransitionClue',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.TransitionClueRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+                _registered_method=True)
+        self.AssignClue = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/AssignClue',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AssignClueRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+                _registered_method=True)
+        self.AddClueNote = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/AddClueNote',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AddClueNoteRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+                _registered_method=True)
+        self.ImportKnownAgents = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/ImportKnownAgents',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ImportKnownAgentsRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ImportKnownAgentsResult.FromString,
+                _registered_method=True)
+        self.ReadAuditLog = channel.unary_unary(
+                '/xiaobao.blacklist.v1.BlacklistService/ReadAuditLog',
+                request_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ReadAuditLogRequest.SerializeToString,
+                response_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AuditLog.FromString,
+                _registered_method=True)
 
 
 class BlacklistServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetScreeningBacklog(self, request, context):
+        """Operators too: how many received cases wait for / went through screening.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Query(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Expand(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClues(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransitionClue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignClue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddClueNote(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportKnownAgents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadAuditLog(self, request, context):
+        """Supervisors only.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -57,6 +158,51 @@ def add_BlacklistServiceServicer_to_server(servicer, server):
                     servicer.GetScreeningBacklog,
                     request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.GetScreeningBacklogRequest.FromString,
                     response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ScreeningBacklog.SerializeToString,
+            ),
+            'Query': grpc.unary_unary_rpc_method_handler(
+                    servicer.Query,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.QueryRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.QueryResult.SerializeToString,
+            ),
+            'Expand': grpc.unary_unary_rpc_method_handler(
+                    servicer.Expand,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ExpandRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Neighbourhood.SerializeToString,
+            ),
+            'ListClues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClues,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ListCluesRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ClueList.SerializeToString,
+            ),
+            'GetClue': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClue,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.GetClueRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.SerializeToString,
+            ),
+            'TransitionClue': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransitionClue,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.TransitionClueRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.SerializeToString,
+            ),
+            'AssignClue': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignClue,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AssignClueRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.SerializeToString,
+            ),
+            'AddClueNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddClueNote,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AddClueNoteRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.SerializeToString,
+            ),
+            'ImportKnownAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportKnownAgents,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ImportKnownAgentsRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ImportKnownAgentsResult.SerializeToString,
+            ),
+            'ReadAuditLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadAuditLog,
+                    request_deserializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ReadAuditLogRequest.FromString,
+                    response_serializer=xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AuditLog.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +232,249 @@ class BlacklistService:
             '/xiaobao.blacklist.v1.BlacklistService/GetScreeningBacklog',
             xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.GetScreeningBacklogRequest.SerializeToString,
             xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ScreeningBacklog.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Query(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/Query',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.QueryRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.QueryResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Expand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/Expand',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ExpandRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Neighbourhood.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/ListClues',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ListCluesRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ClueList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/GetClue',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.GetClueRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransitionClue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/TransitionClue',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.TransitionClueRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignClue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/AssignClue',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AssignClueRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddClueNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/AddClueNote',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AddClueNoteRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.Clue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportKnownAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/ImportKnownAgents',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ImportKnownAgentsRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ImportKnownAgentsResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadAuditLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaobao.blacklist.v1.BlacklistService/ReadAuditLog',
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.ReadAuditLogRequest.SerializeToString,
+            xiaobao_dot_blacklist_dot_v1_dot_blacklist__pb2.AuditLog.FromString,
             options,
             channel_credentials,
             insecure,
