@@ -24,6 +24,7 @@ from services.common import messaging
 from services.platform import Platform
 from tests.integration.conftest import (
     AMQP_HOST,
+    PG_ADMIN_URL,
     ROOT,
     TEST_SECRET,
     _free_port,
@@ -78,9 +79,21 @@ def vhost() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def env(vhost: str, database_url: str, tmp_path_factory) -> dict[str, str]:
+def quorum_database() -> Iterator[str]:
+    """A database of its own: the session's platform shares the session database, and its intake
+    worker's relay would publish this test's outbox row (to the platform's vhost) first."""
+    name = f"xiaobao_quorum_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def env(vhost: str, quorum_database: str, tmp_path_factory) -> dict[str, str]:
     env = {
-        "XIAOBAO_DATABASE_URL": database_url,
+        "XIAOBAO_DATABASE_URL": quorum_database,
         "XIAOBAO_AMQP_URI": f"amqp://guest:guest@{AMQP_HOST}/{vhost}",
         "XIAOBAO_QUEUE_TYPE": "quorum",
         "XIAOBAO_DATA_DIR": str(tmp_path_factory.mktemp("quorum-data")),
