@@ -557,6 +557,107 @@ def education_day() -> None:
         console.print(f"  hot spot: {spot.suggestion}", highlight=False)
 
 
+AGENT_LETTER = (
+    "投诉书：本人于{year}年在{inst}投保，保单号{policy}。业务员以存款名义推销保险，夸大收益、隐瞒免责条款，"
+    "未进行双录，投保单非本人亲笔签名。根据退保新政，本人要求全额退保，退还全部保费{amount}元，"
+    "维权不成功不收费，否则将向监管部门持续投诉并提起诉讼。"
+)
+
+
+def screening_day(run_id: str, timeout: float = 60.0) -> bool:
+    """An agent (代理退保) files template letters for five policyholders against three insurers,
+    with his own phone on every one; three honest policyholders complain about the same product.
+    Screening flags the agent's five, not the three, and the investigators get one clue."""
+    from xiaobao.blacklist.v1 import blacklist_pb2 as bpb
+
+    rng = random.Random(f"screening-{run_id}")
+    intake, staff = stub("intake"), _staff()
+    investigator = auth.bearer(auth.issue_token("investigator-wang", "investigator"))
+    insurers = ["天津平安人寿", "天津中国人寿", "天津泰康人寿"]
+    agent_phone = "1" + rng.choice("3589") + f"{rng.randrange(10**9):09d}"
+
+    def person() -> ipb.Complainant:
+        name, phone = _person(rng)
+        return ipb.Complainant(name=name, phone=phone, region_code="120103")
+
+    ring, honest = [], []
+    for i in range(5):
+        inst = insurers[i % 3]
+        letter = AGENT_LETTER.format(
+            year=2016 + i, inst=inst, policy=f"P{rng.randrange(10**8):08d}", amount=8_000 + 37 * i
+        )
+        ring.append(
+            intake.SubmitCase(
+                ipb.SubmitCaseRequest(
+                    kind=ipb.CASE_KIND_COMPLAINT,
+                    channel=ipb.CHANNEL_LETTER,
+                    complainant=person(),
+                    institution_text=inst,
+                    product="life",
+                    summary=letter,
+                    amount_in_dispute_fen=800_000 + 3_700 * i,
+                    request_id=f"demo-{run_id}-agent-{i}",
+                    agent=ipb.Agent(
+                        name="刘维权",
+                        id_number="120102197603185516",
+                        phone=agent_phone,
+                        authorization_reference=f"委托书-{run_id}-{i}",
+                        relationship="其他",
+                    ),
+                ),
+                metadata=staff,
+                timeout=10,
+            ).case.case_no
+        )
+    for i in range(3):
+        inst = insurers[i]
+        honest.append(
+            intake.SubmitCase(
+                ipb.SubmitCaseRequest(
+                    kind=ipb.CASE_KIND_COMPLAINT,
+                    channel=ipb.CHANNEL_HOTLINE,
+                    complainant=person(),
+                    institution_text=inst,
+                    product="life",
+                    summary=f"我母亲{2015 + i}年在{inst}买了年金保险，业务员说随时可以取出，现在退保只能"
+                    f"拿回现金价值{3_000 + 11 * i}元，打了{i + 2}次客服电话没人处理，希望帮忙协调。",
+                    amount_in_dispute_fen=500_000,
+                    request_id=f"demo-{run_id}-honest-{i}",
+                ),
+                metadata=staff,
+                timeout=10,
+            ).case.case_no
+        )
+    end = time.monotonic() + timeout
+
+    def flags() -> dict[str, bool]:
+        return {
+            n: intake.GetCase(ipb.GetCaseRequest(case_no=n), metadata=staff).screening_flagged
+            for n in ring + honest
+        }
+
+    seen = flags()
+    while time.monotonic() < end and not all(seen[n] for n in ring):
+        time.sleep(0.3)
+        seen = flags()
+    flagged_ring = sum(seen[n] for n in ring)
+    flagged_honest = sum(seen[n] for n in honest)
+    screened = stub("blacklist").Query(
+        bpb.QueryRequest(case_no=ring[-1]), metadata=investigator, timeout=10
+    )
+    reasons = [r.detail for c in screened.cases for r in c.reasons][:3]
+    clue_ids = {c for c in screened.cases for c in c.clue_ids}
+    console.print(
+        f"screening: {flagged_ring} of {len(ring)} agent-filed letters flagged for staff to verify "
+        f"with the consumer, {flagged_honest} of {len(honest)} honest look-alikes; "
+        f"clue {', '.join(sorted(clue_ids)) or '-'} for the investigators",
+        highlight=False,
+    )
+    for reason in reasons:
+        console.print(f"  {reason}", highlight=False)
+    return flagged_ring == len(ring) and flagged_honest == 0
+
+
 def mediation_day(run_id: str, timeout: float = 60.0) -> bool:
     """A complainant disputes how Ping An Life handles her surrender and asks for mediation: both
     parties consent (the institution's clock pauses, Art 23), the desk plans an online session,
@@ -707,6 +808,7 @@ def run(once: bool, cases: int) -> int:
         print_portal(day["portal"])
         education_day()
         mediated = mediation_day(uuid.uuid4().hex[:8])
+        screened = screening_day(uuid.uuid4().hex[:8])
         _service, _address, api_metrics, worker_metrics = platform.endpoints()[0]
         totals: dict[str, float] = {}
         for url in (api_metrics, worker_metrics):  # clocks stop in both intake processes
@@ -718,7 +820,7 @@ def run(once: bool, cases: int) -> int:
                 if value:  # every clock's series exists from the start, at zero
                     console.print(f"  {key} {value:g}", highlight=False)
         closed = {c.case_no for c in final if c.status == ipb.CASE_STATUS_CLOSED}
-        ok = bool(day["answered"]) and day["answered"] <= closed and mediated
+        ok = bool(day["answered"]) and day["answered"] <= closed and mediated and screened
         if once:
             return 0 if ok else 1
         table = Table(
