@@ -50,19 +50,10 @@ def set_caller(user: str, role: str) -> None:
 
 
 def _call(method: str, request):
-    import grpc
+    from services.common.clients import call_or_fail
 
-    from services.common import auth
-    from services.common.clients import stub
-
-    token = os.environ.get("XIAOBAO_BLACKLIST_TOKEN") or auth.issue_token(
-        _who["user"], _who["role"]
-    )
-    try:
-        return getattr(stub("blacklist"), method)(request, metadata=auth.bearer(token), timeout=30)
-    except grpc.RpcError as exc:
-        code = 2 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else 1
-        _fail(f"blacklist api: {exc.code().name}: {exc.details()}", code)
+    token = os.environ.get("XIAOBAO_BLACKLIST_TOKEN", "")
+    return call_or_fail("blacklist", method, request, _who["role"], _who["user"], 30, token)
 
 
 def _pb():

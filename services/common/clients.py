@@ -46,3 +46,29 @@ def stub(name: str, address: str | None = None):
     target = address or cfg.service(service).address
     tls = (cfg.tls_ca_file, cfg.tls_client_cert_file, cfg.tls_client_key_file)
     return getattr(importlib.import_module(module), cls)(channel(target, *tls))
+
+
+def call_or_fail(
+    name: str,
+    method: str,
+    request,
+    role: str,
+    subject: str = "cli",
+    timeout: float = 30.0,
+    token: str = "",
+):
+    """One call of a staff command line: signed as `subject` with `role` (or with `token`), and a
+    refusal turned into one line on stderr and the exit code (2 for bad input, 1 otherwise)."""
+    from services.common import auth
+    from services.common.console import fail
+
+    label = _SERVICE_OF.get(name, name)
+    try:
+        return getattr(stub(name), method)(
+            request,
+            metadata=auth.bearer(token or auth.issue_token(subject, role)),
+            timeout=timeout,
+        )
+    except grpc.RpcError as exc:
+        code = 2 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else 1
+        fail(f"{label} api: {exc.code().name}: {exc.details()}", code)

@@ -20,18 +20,9 @@ CHANNELS = ("hotline", "web", "mini_program", "letter", "visit", "email", "trans
 
 
 def _call(method: str, request):
-    import grpc
+    from services.common.clients import call_or_fail
 
-    from services.common import auth
-    from services.common.clients import stub
-
-    try:
-        return getattr(stub("intake"), method)(
-            request, metadata=auth.bearer(auth.issue_token("cli", "operator")), timeout=10
-        )
-    except grpc.RpcError as exc:
-        code = 2 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else 1
-        _fail(f"intake api: {exc.code().name}: {exc.details()}", code)
+    return call_or_fail("intake", method, request, "operator", timeout=10)
 
 
 def _when(value: str, option: str):

@@ -24,18 +24,9 @@ app.command("schedule-batch")(schedule_batch)
 
 
 def _call(method: str, request):
-    import grpc
+    from services.common.clients import call_or_fail
 
-    from services.common import auth
-    from services.common.clients import stub
-
-    try:
-        return getattr(stub("mediation"), method)(
-            request, metadata=auth.bearer(auth.issue_token("cli", "supervisor")), timeout=60
-        )
-    except grpc.RpcError as exc:
-        code = 2 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else 1
-        _fail(f"mediation api: {exc.code().name}: {exc.details()}", code)
+    return call_or_fail("mediation", method, request, "supervisor", timeout=60)
 
 
 def _pb():

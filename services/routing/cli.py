@@ -129,17 +129,9 @@ def resolve(
 
 
 def _desk(method: str, request):
-    import grpc
+    from services.common.clients import call_or_fail
 
-    from services.common import auth
-    from services.common.clients import stub
-
-    try:
-        return getattr(stub("desk"), method)(
-            request, metadata=auth.bearer(auth.issue_token("cli", "operator")), timeout=10
-        )
-    except grpc.RpcError as exc:
-        _fail(f"routing api: {exc.code().name}: {exc.details()}")
+    return call_or_fail("desk", method, request, "operator", timeout=10)
 
 
 @app.command("queue")
