@@ -3,8 +3,8 @@
 Investigation methods: investigator and supervisor only (ReadAuditLog: supervisor only). Each
 call writes an `AuditEntry` in the same transaction as its read or change: who, role, when,
 method, what was asked (phone and ID numbers as keyed hashes and masks, names masked, notes by
-length) and what was returned (ids and counts). A refused or failed call writes nothing: its
-transaction is rolled back with it. Personal data in answers is masked unless the case is in a
+length) and what was returned (ids and counts). A call that fails rolls its entry back with it;
+a caller whose role may not call a method is refused and that attempt is audited on its own. Personal data in answers is masked unless the case is in a
 clue assigned to the caller (supervisors included).
 """
 
@@ -28,7 +28,7 @@ from services.blacklist.models import (
     clue_id,
 )
 from services.common import auth, db, grpc_server
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import to_timestamp
 from xiaobao.blacklist.v1 import blacklist_pb2 as pb
@@ -180,8 +180,18 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
     def __init__(self) -> None:
         self.factory = db.session_factory(SERVICE)
 
+    def _caller(self, context, method: str, *roles: str) -> auth.Principal:
+        """The caller if its role may call `method`. A known caller whose role may not is refused
+        and the attempt is audited in a transaction of its own (what was refused, never data)."""
+        who = auth.principal_from(context)
+        if who.role not in roles:
+            with db.session_scope(self.factory) as session:
+                audit(session, who, method, {}, {"refused": "PERMISSION_DENIED"})
+            raise PermissionDenied(f"role {who.role} may not call this method")
+        return who
+
     def GetScreeningBacklog(self, request, context):
-        who = auth.require(context, "investigator", "supervisor", "operator")
+        who = self._caller(context, "GetScreeningBacklog", "investigator", "supervisor", "operator")
         limit = _limit(request.limit, 50, 500)
         with db.session_scope(self.factory) as session:
             total = session.scalar(select(func.count()).select_from(ScreeningItem)) or 0
@@ -222,7 +232,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
     # -- queries -------------------------------------------------------------------------------
 
     def Query(self, request, context):
-        who = auth.require(context, *INVESTIGATORS)
+        who = self._caller(context, "Query", *INVESTIGATORS)
         limit = _limit(request.limit, 100, 500)
         field, value = _seed_query(request, ("phone", "id_number", "name", "case_no", "ring_id"))
         with db.session_scope(self.factory) as session:
@@ -273,7 +283,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
             return pb.QueryResult(cases=views)
 
     def Expand(self, request, context):
-        who = auth.require(context, *INVESTIGATORS)
+        who = self._caller(context, "Expand", *INVESTIGATORS)
         limit = _limit(request.limit, 200, 1000)
         field, value = _seed_query(request, ("ring_id", "case_no", "phone", "id_number"))
         with db.session_scope(self.factory) as session:
@@ -362,7 +372,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
     # -- clues ---------------------------------------------------------------------------------
 
     def ListClues(self, request, context):
-        who = auth.require(context, *INVESTIGATORS)
+        who = self._caller(context, "ListClues", *INVESTIGATORS)
         limit = _limit(request.limit, 50, 500)
         if request.status and request.status not in CLUE_STATUSES:
             raise InvalidArgument("status", f"must be one of {', '.join(CLUE_STATUSES)}")
@@ -384,7 +394,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
             return pb.ClueList(clues=views)
 
     def GetClue(self, request, context):
-        who = auth.require(context, *INVESTIGATORS)
+        who = self._caller(context, "GetClue", *INVESTIGATORS)
         with db.session_scope(self.factory) as session:
             clue = store.get_clue(session, request.clue_id)
             view = _clue_view(session, who, clue, full=True)
@@ -402,7 +412,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
             return view
 
     def _change(self, context, method: str, clue_id_text: str, asked: dict, change) -> pb.Clue:
-        who = auth.require(context, *INVESTIGATORS)
+        who = self._caller(context, method, *INVESTIGATORS)
         with db.session_scope(self.factory) as session:
             clue = store.get_clue(session, clue_id_text)
             change(session, clue, who)
@@ -460,7 +470,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
     # -- known agents, audit ----------------------------------------------------------------------
 
     def ImportKnownAgents(self, request, context):
-        who = auth.require(context, *INVESTIGATORS)
+        who = self._caller(context, "ImportKnownAgents", *INVESTIGATORS)
         source = request.source.strip()
         if not source:
             raise InvalidArgument("source", "is required (who shared the list, and when)")
@@ -485,7 +495,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
             return pb.ImportKnownAgentsResult(list_id=listing.id, entries=len(records))
 
     def ReadAuditLog(self, request, context):
-        who = auth.require(context, "supervisor")
+        who = self._caller(context, "ReadAuditLog", "supervisor")
         limit = _limit(request.limit, 100, 1000)
         with db.session_scope(self.factory) as session:
             query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)

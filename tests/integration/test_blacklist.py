@@ -232,6 +232,13 @@ def test_other_roles_are_refused_every_investigator_method(platform, role):
         with pytest.raises(grpc.RpcError) as refused:
             getattr(stub("blacklist"), method)(request, metadata=token(role), timeout=10)
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, method
+    # Each refused attempt is on record for the supervisors, with nothing it could have read.
+    log = stub("blacklist").ReadAuditLog(
+        bpb.ReadAuditLogRequest(subject=f"it-{role}"), metadata=token("supervisor", "it-sup")
+    )
+    assert sorted(e.method for e in log.entries) == sorted(m for m, _ in METHODS)
+    assert all(e.role == role for e in log.entries)
+    assert all(json.loads(e.result_json) == {"refused": "PERMISSION_DENIED"} for e in log.entries)
 
 
 def test_investigators_cli_queries_and_refuses_a_malformed_agents_file(

@@ -3,6 +3,7 @@ dismissal weighting, known agents, masking and the append-only audit log."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -299,13 +300,19 @@ def test_every_query_writes_an_audit_row_with_personal_data_hashed(factory, serv
     with pytest.raises(PermissionDenied):
         service.ReadAuditLog(pb.ReadAuditLogRequest(), inv)
     log = service.ReadAuditLog(pb.ReadAuditLogRequest(), Context("supervisor", "sup"))
-    assert [e.method for e in log.entries] == ["ListClues", "Query"]
+    # Newest first: the investigator's refused attempt to read the log is on it too.
+    assert [(e.method, e.subject) for e in log.entries] == [
+        ("ReadAuditLog", "inv-li"),
+        ("ListClues", "inv-li"),
+        ("Query", "inv-li"),
+    ]
+    assert json.loads(log.entries[0].result_json) == {"refused": "PERMISSION_DENIED"}
     # Append-only in the database itself.
     engine = db.engine_for("blacklist")
     for sql in ("UPDATE audit_entry SET subject = 'x'", "DELETE FROM audit_entry"):
         with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
             conn.execute(text(sql))
-    assert len(audit_rows(factory)) == 3
+    assert len(audit_rows(factory)) == 4  # and the supervisor's read
 
 
 def test_a_failed_call_writes_no_audit_row_and_bad_input_names_the_field(factory, service):
@@ -344,7 +351,11 @@ def test_other_roles_are_refused_every_investigation_method(factory, service, ro
         with pytest.raises(PermissionDenied) as refused:
             getattr(service, method)(request, ctx)
         assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
-    assert audit_rows(factory) == []
+    # Every attempt is on record, and nothing it could have read is.
+    rows = audit_rows(factory)
+    assert sorted(r.method for r in rows) == sorted(m for m, _ in calls)
+    assert all(r.role == role and r.result == {"refused": "PERMISSION_DENIED"} for r in rows)
+    assert all(r.query == {} for r in rows)
 
 
 def test_the_worker_picks_up_an_edited_lexicon_file_and_keeps_the_last_good_one(
