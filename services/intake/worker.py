@@ -23,6 +23,14 @@ def _at(envelope: Envelope, key: str) -> datetime:
     return datetime.fromisoformat(raw) if raw else envelope.occurred_at
 
 
+ROUTING_DECISIONS = ("routing.case_assigned", "routing.case_needs_routing")
+
+
+def _overtaken(case: Case, at: datetime) -> bool:
+    """Whether the timeline already holds a routing decision taken after `at`."""
+    return any(e.type in ROUTING_DECISIONS and e.at > at for e in case.events)
+
+
 class IntakeWorker:
     name = "intake"
 
@@ -51,9 +59,14 @@ class IntakeWorker:
     def on_case_assigned(self, session: Session, envelope: Envelope) -> None:
         case = self._case(session, envelope)
         p = envelope.payload
-        case.status = "assigned" if case.status in ("received", "needs_routing") else case.status
-        case.assigned_node_id = p["node_id"]
-        case.assigned_node_name = p.get("node_name", "")
+        at = _at(envelope, "assigned_at")
+        # Routing's events travel on separate queues: an assignment overtaken by a later routing
+        # decision (the desk queue after a third return) goes on the timeline only.
+        if not _overtaken(case, at):
+            if case.status in ("received", "needs_routing"):
+                case.status = "assigned"
+            case.assigned_node_id = p["node_id"]
+            case.assigned_node_name = p.get("node_name", "")
         detail = f"assigned to {case.assigned_node_name} (confidence {p.get('confidence', 0):.2f})"
         if p.get("tier_reason"):
             detail += f"; {p['tier_reason']}"
@@ -63,7 +76,7 @@ class IntakeWorker:
             session,
             case,
             "routing.case_assigned",
-            _at(envelope, "assigned_at"),
+            at,
             "routing",
             detail,
             effects=effects if p.get("clock") else [],
@@ -72,7 +85,7 @@ class IntakeWorker:
     @handles("routing", "case_needs_routing")
     def on_case_needs_routing(self, session: Session, envelope: Envelope) -> None:
         case = self._case(session, envelope)
-        if case.status in ("received", "assigned"):
+        if case.status in ("received", "assigned") and not _overtaken(case, envelope.occurred_at):
             case.status = "needs_routing"
             # Returned by every office it went to: with no one until a person routes it.
             case.assigned_node_id = ""

@@ -313,8 +313,9 @@ def test_a_misrouted_case_is_rerouted_and_after_the_bounce_limit_a_person_routes
     queue = xiaobao(platform_env, "routing", "queue")
     assert queue.returncode == 0, queue.stderr
     assert case_no in queue.stdout
+    # Bad input: exit 2, as with every command.
     unknown = xiaobao(platform_env, "routing", "route", case_no, "no-such-office")
-    assert unknown.returncode == 1 and "INVALID_ARGUMENT" in unknown.stderr
+    assert unknown.returncode == 2 and "INVALID_ARGUMENT" in unknown.stderr
     assert "Traceback" not in unknown.stderr
     routed = xiaobao(
         platform_env, "routing", "route", case_no, "bocom-tj", "--note", "客户确认为交通银行信用卡"

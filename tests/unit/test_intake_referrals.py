@@ -218,3 +218,16 @@ def test_a_clue_flags_the_case_and_only_its_dismissal_clears_it(factory):
         case = cases.get_case(session, case_no)
         assert not case.screening_flagged and case.screening_note == ""
         assert case.events[-1].type == "blacklist.clue_dismissed"
+
+
+def test_an_assignment_overtaken_by_a_later_routing_decision_is_recognised(factory):
+    from services.intake.worker import _overtaken
+
+    case_no = assigned_case(factory)
+    with db.session_scope(factory) as session:
+        case = cases.get_case(session, case_no, lock=True)
+        queued = T0 + timedelta(hours=2)
+        cases.record(session, case, "routing.case_needs_routing", queued, "routing")
+        # The reassignment routing made an hour earlier arrives late, on its own queue.
+        assert _overtaken(case, T0 + timedelta(hours=1))
+        assert not _overtaken(case, T0 + timedelta(hours=3))
