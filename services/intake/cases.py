@@ -74,6 +74,15 @@ def record(
     return entry
 
 
+ROUTING_DECISIONS = ("routing.case_assigned", "routing.case_needs_routing")
+
+
+def overtaken(case: Case, at: datetime) -> bool:
+    """Whether the timeline already holds a routing decision taken after `at` (routing's events
+    travel on separate queues, so an older decision can arrive after a newer one)."""
+    return any(e.type in ROUTING_DECISIONS and e.at > at for e in case.events)
+
+
 def refresh_clocks(session: Session, case: Case, now: datetime | None = None) -> None:
     calendar, policy = in_force()
     now = now or datetime.now(UTC)

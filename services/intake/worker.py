@@ -23,14 +23,6 @@ def _at(envelope: Envelope, key: str) -> datetime:
     return datetime.fromisoformat(raw) if raw else envelope.occurred_at
 
 
-ROUTING_DECISIONS = ("routing.case_assigned", "routing.case_needs_routing")
-
-
-def _overtaken(case: Case, at: datetime) -> bool:
-    """Whether the timeline already holds a routing decision taken after `at`."""
-    return any(e.type in ROUTING_DECISIONS and e.at > at for e in case.events)
-
-
 class IntakeWorker:
     name = "intake"
 
@@ -62,7 +54,7 @@ class IntakeWorker:
         at = _at(envelope, "assigned_at")
         # Routing's events travel on separate queues: an assignment overtaken by a later routing
         # decision (the desk queue after a third return) goes on the timeline only.
-        if not _overtaken(case, at):
+        if not cases.overtaken(case, at):
             if case.status in ("received", "needs_routing"):
                 case.status = "assigned"
             case.assigned_node_id = p["node_id"]
@@ -85,7 +77,9 @@ class IntakeWorker:
     @handles("routing", "case_needs_routing")
     def on_case_needs_routing(self, session: Session, envelope: Envelope) -> None:
         case = self._case(session, envelope)
-        if case.status in ("received", "assigned") and not _overtaken(case, envelope.occurred_at):
+        if case.status in ("received", "assigned") and not cases.overtaken(
+            case, envelope.occurred_at
+        ):
             case.status = "needs_routing"
             # Returned by every office it went to: with no one until a person routes it.
             case.assigned_node_id = ""

@@ -221,13 +221,11 @@ def test_a_clue_flags_the_case_and_only_its_dismissal_clears_it(factory):
 
 
 def test_an_assignment_overtaken_by_a_later_routing_decision_is_recognised(factory):
-    from services.intake.worker import _overtaken
-
     case_no = assigned_case(factory)
     with db.session_scope(factory) as session:
         case = cases.get_case(session, case_no, lock=True)
         queued = T0 + timedelta(hours=2)
         cases.record(session, case, "routing.case_needs_routing", queued, "routing")
         # The reassignment routing made an hour earlier arrives late, on its own queue.
-        assert _overtaken(case, T0 + timedelta(hours=1))
-        assert not _overtaken(case, T0 + timedelta(hours=3))
+        assert cases.overtaken(case, T0 + timedelta(hours=1))
+        assert not cases.overtaken(case, T0 + timedelta(hours=3))
