@@ -773,7 +773,7 @@ def run(once: bool, cases: int) -> int:
     cfg = settings_mod.get()
     try:
         check_broker(cfg.amqp_uri)
-        check_ports(cfg, settings_mod.SERVICES)
+        check_ports(cfg, settings_mod.SERVICES, patience=10.0)
     except (BrokerUnreachable, PortsInUse) as exc:
         print(exc, file=sys.stderr)  # one line, never wrapped
         return 1

@@ -56,8 +56,25 @@ class PortsInUse(RuntimeError):
     pass
 
 
-def check_ports(cfg: settings_mod.Settings, services: tuple[str, ...]) -> None:
-    """Refuses to start when a port is taken (another demo still running, say), naming it."""
+def check_ports(
+    cfg: settings_mod.Settings, services: tuple[str, ...], patience: float = 0.0
+) -> None:
+    """Refuses to start when a port is taken (another demo still running, say), naming it.
+
+    With `patience`, a port found taken is tried again for that many seconds: 50051-50055 lie in
+    Linux's ephemeral range, so a passing client connection can hold one for a moment.
+    """
+    end = time.monotonic() + patience
+    while True:
+        try:
+            return _check_ports_once(cfg, services)
+        except PortsInUse:
+            if time.monotonic() >= end:
+                raise
+            time.sleep(0.5)
+
+
+def _check_ports_once(cfg: settings_mod.Settings, services: tuple[str, ...]) -> None:
     taken = []
     for name in services:
         own = cfg.service(name)
