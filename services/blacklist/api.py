@@ -83,6 +83,26 @@ def _id_query(id_number: str) -> tuple[str, dict]:
     return h, {"id_number": mask_id_number(value), "id_hash": h}
 
 
+def _cases_by(
+    session: Session, field: str, value: str, limit: int
+) -> tuple[list[ScreenedCase], dict]:
+    """The screened cases a query names (phone and ID by keyed hash, a name by its hash, a case
+    or a ring by id), and what was asked as the audit log keeps it."""
+    if field in ("phone", "id_number"):
+        h, asked = _phone_query(value) if field == "phone" else _id_query(value)
+        return _cases_by_point(session, h, limit), asked
+    if field == "name":
+        h = store.name_hash(value)
+        asked = {"name": mask_name(value), "name_hash": h}
+        where = or_(ScreenedCase.complainant_name_hash == h, ScreenedCase.agent_name_hash == h)
+    else:
+        asked = {field: value}
+        column = ScreenedCase.case_no if field == "case_no" else ScreenedCase.ring_id
+        where = column == value
+    rows = session.scalars(select(ScreenedCase).where(where).order_by(ScreenedCase.id).limit(limit))
+    return list(rows), asked
+
+
 def _assigned_cases(session: Session, subject: str) -> set[str]:
     return set(session.scalars(select(ClueCase.case_no).join(Clue).where(Clue.assignee == subject)))
 
@@ -236,39 +256,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
         limit = _limit(request.limit, 100, 500)
         field, value = _seed_query(request, ("phone", "id_number", "name", "case_no", "ring_id"))
         with db.session_scope(self.factory) as session:
-            if field == "phone":
-                h, asked = _phone_query(value)
-                rows = _cases_by_point(session, h, limit)
-            elif field == "id_number":
-                h, asked = _id_query(value)
-                rows = _cases_by_point(session, h, limit)
-            elif field == "name":
-                h = store.name_hash(value)
-                asked = {"name": mask_name(value), "name_hash": h}
-                rows = list(
-                    session.scalars(
-                        select(ScreenedCase)
-                        .where(
-                            or_(
-                                ScreenedCase.complainant_name_hash == h,
-                                ScreenedCase.agent_name_hash == h,
-                            )
-                        )
-                        .order_by(ScreenedCase.id)
-                        .limit(limit)
-                    )
-                )
-            else:
-                asked = {field: value}
-                column = ScreenedCase.case_no if field == "case_no" else ScreenedCase.ring_id
-                rows = list(
-                    session.scalars(
-                        select(ScreenedCase)
-                        .where(column == value)
-                        .order_by(ScreenedCase.id)
-                        .limit(limit)
-                    )
-                )
+            rows, asked = _cases_by(session, field, value, limit)
             views = _case_views(session, who, rows)
             audit(
                 session,
@@ -287,23 +275,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
         limit = _limit(request.limit, 200, 1000)
         field, value = _seed_query(request, ("ring_id", "case_no", "phone", "id_number"))
         with db.session_scope(self.factory) as session:
-            if field == "phone":
-                h, asked = _phone_query(value)
-                seeds = _cases_by_point(session, h, limit)
-            elif field == "id_number":
-                h, asked = _id_query(value)
-                seeds = _cases_by_point(session, h, limit)
-            else:
-                asked = {field: value}
-                column = ScreenedCase.ring_id if field == "ring_id" else ScreenedCase.case_no
-                seeds = list(
-                    session.scalars(
-                        select(ScreenedCase)
-                        .where(column == value)
-                        .order_by(ScreenedCase.id)
-                        .limit(limit)
-                    )
-                )
+            seeds, asked = _cases_by(session, field, value, limit)
             # One step out: every case sharing a contact point with a seed case.
             by_id = {r.id: r for r in seeds}
             point_hashes = sorted({p[0] for r in seeds for p in r.points})
