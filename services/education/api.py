@@ -7,7 +7,7 @@ from datetime import date
 import grpc
 from sqlalchemy import select
 
-from services.common import auth, db, grpc_server
+from services.common import auth, db, grpc_server, validation
 from services.common.errors import InvalidArgument
 from services.education import domain, store
 from services.education.models import ComplaintTopic
@@ -19,21 +19,10 @@ READERS = ("operator", "supervisor", "educator")
 WRITERS = ("supervisor", "educator")
 
 
-def _date(value: str, field: str, required: bool = True) -> date | None:
-    if not value:
-        if required:
-            raise InvalidArgument(field, "is required (YYYY-MM-DD)")
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidArgument(field, f"{value!r} is not a date like 2026-09-15") from None
-
-
 def _period(request) -> tuple[date, date]:
     # `from` is a Python keyword: the proto field is read by name.
-    start = _date(getattr(request, "from"), "from")
-    return start, _date(request.to, "to")
+    start = validation.day(getattr(request, "from"), "from")
+    return start, validation.day(request.to, "to")
 
 
 def _campaign_message(row) -> pb.Campaign:
@@ -56,7 +45,7 @@ def _reach(r: pb.Reach) -> domain.Reach:
         by_group=dict(r.by_group),
         materials=r.materials,
         online={(o.work, o.platform): o.reads for o in r.online},
-        reported_on=_date(r.reported_on, "reach.reported_on", required=False),
+        reported_on=validation.day(r.reported_on, "reach.reported_on", required=False),
     )
 
 
@@ -94,8 +83,8 @@ class EducationService(education_pb2_grpc.EducationServiceServicer):
             code=request.code,
             theme=request.theme,
             title=request.title,
-            starts_on=_date(request.starts_on, "starts_on"),
-            ends_on=_date(request.ends_on, "ends_on"),
+            starts_on=validation.day(request.starts_on, "starts_on"),
+            ends_on=validation.day(request.ends_on, "ends_on"),
             organiser=request.organiser,
             co_organisers=tuple(request.co_organisers),
             target_groups=tuple(request.target_groups),
@@ -110,7 +99,7 @@ class EducationService(education_pb2_grpc.EducationServiceServicer):
         a = request.activity
         activity = domain.Activity(
             campaign_code=a.campaign_code,
-            held_on=_date(a.held_on, "activity.held_on"),
+            held_on=validation.day(a.held_on, "activity.held_on"),
             place_type=a.place_type,
             region_code=a.region_code,
             format=a.format,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import typer
 from rich.table import Table
 
-from services.common.console import console
+from services.common.console import console, time_option
 from services.common.console import fail as _fail
 
 app = typer.Typer(
@@ -23,21 +21,6 @@ def _call(method: str, request):
     from services.common.clients import call_or_fail
 
     return call_or_fail("intake", method, request, "operator", timeout=10)
-
-
-def _when(value: str, option: str):
-    """An ISO time with its offset (2026-11-20T09:30+08:00) as a protobuf Timestamp."""
-    from services.common.protoconv import to_timestamp
-
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option}: not a time like 2026-11-20T09:30+08:00", 2)
-    if moment.tzinfo is None:
-        _fail(f"{option}: needs a UTC offset, e.g. 2026-11-20T09:30+08:00", 2)
-    return to_timestamp(moment)
 
 
 def _name(enum_type, value: int, prefix: str) -> str:
@@ -88,7 +71,7 @@ def submit(
         request_id=request_id,
     )
     if received_at:
-        request.received_at.CopyFrom(_when(received_at, "--received-at"))
+        request.received_at.CopyFrom(time_option(received_at, "--received-at"))
     if agent_name or agent_phone or agent_id_number or agent_authorization:
         request.agent.CopyFrom(
             pb.Agent(
@@ -102,7 +85,7 @@ def submit(
         transfer = pb.Transfer(regulator=regulator, reference=regulator_reference)
         if regulator_received_at:
             transfer.received_by_regulator_at.CopyFrom(
-                _when(regulator_received_at, "--regulator-received-at")
+                time_option(regulator_received_at, "--regulator-received-at")
             )
         request.transfer.CopyFrom(transfer)
     resp = _call("SubmitCase", request)
@@ -208,7 +191,7 @@ def withdraw(
 
     request = pb.WithdrawCaseRequest(case_no=case_no, reason=reason)
     if at:
-        request.withdrawn_at.CopyFrom(_when(at, "--at"))
+        request.withdrawn_at.CopyFrom(time_option(at, "--at"))
     case = _call("WithdrawCase", request)
     console.print(f"{case.case_no} withdrawn; every clock stopped")
 

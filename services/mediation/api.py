@@ -3,12 +3,12 @@ and supervisors."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy import func, select
 
-from services.common import auth, db, grpc_server
+from services.common import auth, db, grpc_server, validation
 from services.common.errors import InvalidArgument
 from services.common.logs import mask_name, mask_phone
 from services.common.protoconv import from_timestamp, page, to_timestamp
@@ -35,18 +35,6 @@ MAX_AMOUNT_FEN = 10**13
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _day(value: str, field: str, required: bool = True) -> date | None:
-    value = value.strip()
-    if not value:
-        if required:
-            raise InvalidArgument(field, "is required (YYYY-MM-DD)")
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidArgument(field, f"is not a date like 2026-12-01: {value!r}") from None
 
 
 def _amount(value: int, field: str) -> int:
@@ -190,7 +178,7 @@ class MediationService(mediation_pb2_grpc.MediationServiceServicer):
         auth.require(context, *DESK)
         court = _text(request.court_name, "court_name", 200)
         reference = _text(request.court_reference, "court_reference", 64)
-        deadline = _day(request.court_deadline, "court_deadline", required=False)
+        deadline = validation.day(request.court_deadline, "court_deadline", required=False)
         if deadline is not None and deadline < _now().date():
             raise InvalidArgument("court_deadline", "is already past")
         form = request.preferred_form or "any"
@@ -286,7 +274,7 @@ class MediationService(mediation_pb2_grpc.MediationServiceServicer):
         auth.require(context, *ANYONE)
         court = _text(request.court, "court", 200)
         reference = _text(request.reference, "reference", 64)
-        confirmed_on = _day(request.confirmed_on, "confirmed_on")
+        confirmed_on = validation.day(request.confirmed_on, "confirmed_on")
         with db.session_scope(self.factory) as session:
             req = store.record_judicial_confirmation(
                 session, _id(request.request_id, "request_id"), court, reference, confirmed_on
@@ -346,8 +334,8 @@ class MediationService(mediation_pb2_grpc.MediationServiceServicer):
     def RecordLeave(self, request, context):
         auth.require(context, *DESK)
         mediator_id = _text(request.mediator_id, "mediator_id", 32)
-        first = _day(request.first_day, "first_day")
-        last = _day(request.last_day, "last_day", required=False) or first
+        first = validation.day(request.first_day, "first_day")
+        last = validation.day(request.last_day, "last_day", required=False) or first
         with store.booking(self.factory) as session:
             result = store.add_leave(
                 session, mediator_id, first, last, request.reason or "leave", _now()

@@ -3,13 +3,12 @@ scheduler (offline)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from services.common.console import console
+from services.common.console import console, time_option
 from services.common.console import fail as _fail
 from services.mediation.batch import schedule_batch
 
@@ -33,18 +32,6 @@ def _pb():
     from xiaobao.mediation.v1 import mediation_pb2
 
     return mediation_pb2
-
-
-def _when(value: str, option: str):
-    from services.common.protoconv import to_timestamp
-
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option}: not a time like 2026-12-01T09:30+08:00", 2)
-    if moment.tzinfo is None:
-        _fail(f"{option}: needs a UTC offset, e.g. 2026-12-01T09:30+08:00", 2)
-    return to_timestamp(moment)
 
 
 def _utc_local(ts) -> str:
@@ -189,7 +176,9 @@ def consent(
         if not sep:
             _fail(f"--available {text!r}: expected START/END", 2)
         windows.append(
-            _pb().TimeWindow(start=_when(start, "--available"), end=_when(end, "--available"))
+            _pb().TimeWindow(
+                start=time_option(start, "--available"), end=time_option(end, "--available")
+            )
         )
     _print_request(
         _call(
@@ -373,8 +362,8 @@ def book(
             request_id=request_id,
             mediator_id=mediator_id,
             venue_id=venue_id,
-            start=_when(start, "--start"),
-            end=_when(end, "--end"),
+            start=time_option(start, "--start"),
+            end=time_option(end, "--end"),
             confirm=confirm,
         ),
     )
