@@ -84,8 +84,13 @@ class BlacklistWorker:
                 raise
         if screened is None:
             return
-        SCREENED.labels("true" if screened.result.flagged else "false").inc()
-        CLUES_RAISED.inc(len(screened.events))
+        flagged, raised = screened.result.flagged, len(screened.events)
+
+        def count() -> None:  # after the commit: a rolled-back, redelivered case counts once
+            SCREENED.labels("true" if flagged else "false").inc()
+            CLUES_RAISED.inc(raised)
+
+        db.on_commit(session, count)
         if screened.result.flagged:
             log.info(
                 "case %s flagged (score %.2f, %d clue events)",
