@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time as time_module
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -381,6 +381,19 @@ def check_extension(
             f"{spec.name}: an extension to {requested} days needs an approver ({step.article})"
         )
     return step
+
+
+def open_pause(events: Iterable[Mapping]) -> Mapping | None:
+    """The pause still open after a clock's events in order (dicts with `kind`, and `reason` on a
+    pause), or None. A second pause while paused is ignored, as `evaluate` ignores it; a resume,
+    restart or stop ends the pause."""
+    current = None
+    for e in events:
+        if e["kind"] == "pause" and current is None:
+            current = e
+        elif e["kind"] in ("resume", "restart", "stop"):
+            current = None
+    return current
 
 
 def at_risk_from(started_at: datetime, deadline: datetime, at_risk_fraction: float) -> datetime:

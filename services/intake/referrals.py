@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from services.common.clock import in_force
+from services.common.clock import in_force, open_pause
 from services.common.errors import FailedPrecondition
 from services.intake import cases
 from services.intake.models import Case
@@ -58,15 +58,15 @@ def request_mediation(
 
 def _open_pauses(case: Case) -> dict[str, str]:
     """Clock name -> the reason of its pause still open, from the case's history."""
-    open_pauses: dict[str, str] = {}
+    per_clock: dict[str, list[dict]] = {}
     for event in sorted(case.events, key=lambda e: (e.at, e.id or 0)):
         for effect in event.data.get("clock_effects", []):
-            name, kind = effect.get("clock"), effect.get("kind")
-            if kind == "pause" and name not in open_pauses:
-                open_pauses[name] = effect.get("reason", "")
-            elif kind in ("resume", "restart", "stop"):
-                open_pauses.pop(name, None)
-    return open_pauses
+            per_clock.setdefault(effect.get("clock"), []).append(effect)
+    return {
+        name: pause.get("reason", "")
+        for name, effects in per_clock.items()
+        if (pause := open_pause(effects)) is not None
+    }
 
 
 def _pausable_running(case: Case) -> list[str]:

@@ -22,6 +22,7 @@ from services.common.clock import (
     check_extension,
     evaluate,
     in_force,
+    open_pause,
 )
 from services.common.errors import (
     CaseNotFound,
@@ -331,13 +332,7 @@ def _refresh(
 
 
 def _open_pause(a: Assignment) -> dict | None:
-    current = None
-    for e in a.clock_events or []:
-        if e["kind"] == "pause" and current is None:
-            current = e
-        elif e["kind"] in ("resume", "restart", "stop"):
-            current = None
-    return current
+    return open_pause(a.clock_events or [])
 
 
 def _next_feed(session: Session) -> int:
