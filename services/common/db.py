@@ -8,6 +8,7 @@ from datetime import UTC
 from functools import cache
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,16 @@ def database_url(service: str, cfg: settings_mod.Settings | None = None) -> str:
         return cfg.database_url
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{cfg.data_dir / f'{service}.db'}"
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database is down, restarting or unreachable (or SQLite is locked): the call may
+    succeed when retried, so it is neither the caller's fault nor a poison event."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError
+    )
 
 
 def is_postgres(url: str) -> bool:

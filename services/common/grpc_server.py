@@ -47,6 +47,13 @@ class ErrorsAndMetrics(grpc.ServerInterceptor):
             if isinstance(exc, XiaobaoError):
                 record(exc.code, started)
                 context.abort(exc.code, exc.message)
+            if db.is_unavailable(exc):
+                # Nothing was committed; the caller retries (with its request_id where it has one).
+                log.warning(
+                    "database unavailable in %s/%s: %s", service, method, type(exc).__name__
+                )
+                record(grpc.StatusCode.UNAVAILABLE, started)
+                context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable; retry shortly")
             log.exception("unexpected error in %s/%s", service, method)
             record(grpc.StatusCode.INTERNAL, started)
             context.abort(grpc.StatusCode.INTERNAL, "internal error; the operator has the details")
@@ -268,7 +275,9 @@ def serve(
     server.start()
     if probes is not None:
         probes.start()
-    threading.Thread(target=readiness.run, name="readiness", daemon=True).start()
+    threading.Thread(
+        target=readiness.run, args=(cfg.readiness_seconds,), name="readiness", daemon=True
+    ).start()
     if mtls:
         log.info(
             "%s api listening on %s with mutual TLS (client CA %s), plaintext health on :%d, "

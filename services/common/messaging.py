@@ -23,7 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.common import metrics
 from services.common import settings as settings_mod
-from services.common.db import UTCDateTime, session_scope
+from services.common.db import UTCDateTime, is_unavailable, session_scope
+from services.common.errors import Unavailable
 from services.common.logs import mask_text
 
 log = logging.getLogger(__name__)
@@ -348,20 +349,40 @@ class OutboxRelay:
             )
 
 
-def publish_dead_letter(amqp_uri: str, queue: str, body: Any, error: str) -> None:
-    """Parks a message that kept failing where an operator can inspect and replay it."""
+def handler_queue(handler: str) -> str:
+    """The queue a handler ("intake.on_case_assigned") consumes, from the subscriptions."""
+    consumer, _, method = handler.partition(".")
+    for (source, event_type), subscribers in SUBSCRIPTIONS.items():
+        if (consumer, method) in subscribers:
+            return queue_name(source, event_type, consumer, method)
+    return ""
+
+
+def publish_dead_letter(amqp_uri: str, handler: str, body: Any, error: str) -> None:
+    """Parks a message that kept failing where an operator can inspect and replay it
+    (`xiaobao ops dlq`): its own id, the queue it came from, the handler and the masked error."""
     with kombu.Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
         dlq = durable_queue(DEAD_LETTER_QUEUE, exchange, "dead")
         producer = conn.Producer()
+        # A body that never decoded is parked as the bytes it was.
+        raw = isinstance(body, bytes)
         producer.publish(
             body,
             exchange=exchange,
             routing_key="dead",
-            serializer="json",
+            serializer=None if raw else "json",
+            content_type="application/octet-stream" if raw else None,
+            content_encoding="binary" if raw else None,
             delivery_mode=2,
             declare=[dlq],
-            headers={"x-original-queue": queue, "x-error": mask_text(error)},
+            message_id=uuid.uuid4().hex[:12],
+            headers={
+                "x-original-queue": handler_queue(handler),
+                "x-handler": handler,
+                "x-error": mask_text(error),
+                "x-dead-lettered-at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
             retry=True,
         )
 
@@ -378,11 +399,15 @@ def consume(
     handle: Handler,
     amqp_uri: str,
     attempts: int = 3,
+    unavailable_patience: float = 60.0,
 ) -> str:
     """Applies an event exactly once in effect; returns handled, duplicate or dead_lettered.
 
     The handler's writes and the processed-event marker commit in one transaction, so a
-    redelivered event (same event_id) finds the marker and changes nothing.
+    redelivered event (same event_id) finds the marker and changes nothing. A handler that keeps
+    failing is dead-lettered after `attempts`; a database that is down is not the event's fault:
+    the handler waits for it, and after `unavailable_patience` seconds raises Unavailable so the
+    worker puts the event back on its queue.
     """
     try:
         envelope = Envelope.from_body(body)
@@ -392,7 +417,10 @@ def consume(
         log.error("malformed event dead-lettered for %s: %s", handler_name, exc)
         return "dead_lettered"
     last_error = ""
-    for attempt in range(1, attempts + 1):
+    attempt = 0
+    outage_since: float | None = None
+    while attempt < attempts:
+        attempt += 1
         try:
             with session_scope(factory) as session:
                 seen = session.get(processed_model, (envelope.event_id, handler_name))
@@ -420,6 +448,16 @@ def consume(
                     return "duplicate"
             last_error = "IntegrityError"
         except Exception as exc:
+            if is_unavailable(exc):
+                attempt -= 1
+                now = time.monotonic()
+                if outage_since is None:
+                    outage_since = now
+                    log.warning("database unavailable; %s waits for it", handler_name)
+                if now - outage_since > unavailable_patience:
+                    raise Unavailable(f"database unavailable for {handler_name}") from None
+                time.sleep(min(5.0, 0.25 * 2 ** min(int(now - outage_since), 4)))
+                continue
             last_error = f"{type(exc).__name__}: {exc}"
             log.warning(
                 "handler %s failed on %s (attempt %d/%d): %s",

@@ -79,6 +79,8 @@ class Settings:
     services: dict[str, ServiceSettings]
     # How often mediation's worker sends due session reminders and expires overdue requests.
     mediation_sweep_seconds: float = 60.0
+    # How often an api re-checks its database and broker for its readiness.
+    readiness_seconds: float = 5.0
     # How apis authenticate callers: "token" (signed bearer tokens, development) or "mtls"
     # (verified client certificates, production; bearer tokens are then refused).
     auth_mode: str = "token"
@@ -151,6 +153,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         intake_trusted_proxy=_env(env, "XIAOBAO_INTAKE_TRUSTED_PROXY", ""),
         services=services,
         mediation_sweep_seconds=_float(env, "XIAOBAO_MEDIATION_SWEEP_SECONDS", 60.0),
+        readiness_seconds=_float(env, "XIAOBAO_READINESS_SECONDS", 5.0),
         blacklist_lexicon_file=_env(env, "XIAOBAO_BLACKLIST_LEXICON_FILE", ""),
         queue_type=_choice(env, "XIAOBAO_QUEUE_TYPE", QUEUE_TYPES),
         **tls,

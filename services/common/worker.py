@@ -14,10 +14,11 @@ import eventlet
 import psycopg.waiting
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
+from nameko.messaging import QueueConsumer
 
 from services.common import db, logs, metrics
 from services.common import settings as settings_mod
-from services.common.messaging import OutboxRelay, consume, durable_queue
+from services.common.messaging import OutboxRelay, consume, durable_queue, publish_dead_letter
 
 # psycopg's default (C) wait for the server blocks the whole eventlet hub: every query of a
 # handler would stall the worker's other green threads, the outbox relay included. Its
@@ -74,8 +75,11 @@ class Relay(DependencyProvider):
         self.container.spawn_managed_thread(self._loop)
 
     def _loop(self) -> None:
+        ready = metrics.PROCESS_READY.labels(self.service, "worker")
         while self._running:
             sent = self.relay.relay_once()
+            # Not ready while the relay cannot reach the database or the broker.
+            ready.set(0 if self.relay.failures else 1)
             if self.relay.failures:
                 # Broker or database down: back off up to 5 s instead of hammering it.
                 eventlet.sleep(min(5.0, self.interval * 2**self.relay.failures))
@@ -115,6 +119,34 @@ class Metrics(DependencyProvider):
         return None
 
 
+class DeadLetteringQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a message it cannot even decode (not JSON, or a
+    content type it does not accept) is parked in the dead-letter queue and acknowledged.
+
+    nameko would raise in its consumer loop: the container dies, and the redelivered message
+    kills every restart, so one bad message would stop the service for good.
+    """
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = functools.partial(self._park, provider)
+        return consumers
+
+    def _park(self, provider, message, exc: Exception) -> None:
+        service = provider.container.service_name
+        publish_dead_letter(
+            settings_mod.get().amqp_uri,
+            f"{service}.{provider.method_name}",
+            message.body,
+            f"undecodable message ({message.content_type or 'no content type'}): "
+            f"{type(exc).__name__}",
+        )
+        metrics.EVENTS_HANDLED.labels(service, "malformed", "dead_lettered").inc()
+        log.error("undecodable message dead-lettered for %s.%s", service, provider.method_name)
+        message.ack()
+
+
 class CaseEventHandler(EventHandler):
     """nameko's SERVICE_POOL event handler, its queue declared as the relay declares it.
 
@@ -122,6 +154,8 @@ class CaseEventHandler(EventHandler):
     (same name, exchange and routing key) before the consumer starts, so with
     XIAOBAO_QUEUE_TYPE=quorum both declarations carry x-queue-type and RabbitMQ accepts both.
     """
+
+    queue_consumer = DeadLetteringQueueConsumer()
 
     def setup(self) -> None:
         super().setup()  # builds self.queue and registers with the queue consumer
@@ -149,6 +183,7 @@ def handles(source: str, event_type: str) -> Callable:
                 settings_mod.get().amqp_uri,
             )
 
-        return CaseEventHandler.decorator(source, event_type)(wrapper)
+        # requeue_on_error: only Unavailable escapes consume(); the event goes back to its queue.
+        return CaseEventHandler.decorator(source, event_type, requeue_on_error=True)(wrapper)
 
     return decorate

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import services.common.messaging as messaging
 from services.common.db import make_engine
+from services.common.errors import Unavailable
 from services.common.messaging import Envelope, consume, emit, queue_name
 from services.routing.models import Base, Node, OutboxMessage, ProcessedEvent
 
@@ -177,6 +179,62 @@ def test_an_event_that_keeps_failing_is_dead_lettered_and_its_writes_rolled_back
     uri, queue, parked_body, error = parked[0]
     assert (uri, queue, parked_body) == (AMQP, HANDLER, body)
     assert "RuntimeError: directory unavailable" in error
+
+
+class FlakyDatabase(RecordingHandler):
+    """A handler whose database connection drops for the first `outages` calls."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    def __call__(self, session: Session, envelope: Envelope) -> None:
+        if self.calls < self.outages:
+            self.calls += 1
+            raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+        super().__call__(session, envelope)
+
+
+def test_a_database_outage_is_waited_out_not_dead_lettered(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parked: list[tuple] = []
+    monkeypatch.setattr(messaging, "publish_dead_letter", lambda *args: parked.append(args))
+    monkeypatch.setattr(messaging.time, "sleep", lambda _seconds: None)
+    handler = FlakyDatabase(outages=7)  # more failures than attempts: they are not counted
+
+    outcome = consume(
+        "routing", factory, ProcessedEvent, HANDLER, case_received().to_body(), handler, AMQP
+    )
+
+    assert outcome == "handled"
+    assert parked == []
+    assert count(factory, Node) == 1
+    assert count(factory, ProcessedEvent) == 1
+
+
+def test_a_long_database_outage_hands_the_event_back_to_its_queue(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parked: list[tuple] = []
+    monkeypatch.setattr(messaging, "publish_dead_letter", lambda *args: parked.append(args))
+    clock = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(messaging.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(messaging.time, "sleep", lambda _seconds: None)
+
+    with pytest.raises(Unavailable):
+        consume(
+            "routing",
+            factory,
+            ProcessedEvent,
+            HANDLER,
+            case_received().to_body(),
+            FlakyDatabase(outages=1_000),
+            AMQP,
+            unavailable_patience=60,
+        )
+    assert parked == []  # not the event's fault: nameko requeues it
+    assert count(factory, ProcessedEvent) == 0
 
 
 def test_a_malformed_body_is_dead_lettered_without_calling_the_handler(
