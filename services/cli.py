@@ -15,6 +15,7 @@ from services.common.console import fail as _fail
 from services.education.cli import app as education_app
 from services.intake.cli import app as intake_app
 from services.mediation.cli import app as mediation_app
+from services.ops import app as ops_app
 from services.routing.cli import app as routing_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(mediation_app, name="mediation")
 app.add_typer(education_app, name="education")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(auth_app, name="auth")
+app.add_typer(ops_app, name="ops")
 
 
 @db_app.command("upgrade")

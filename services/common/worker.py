@@ -5,6 +5,7 @@ Workers run under eventlet (`nameko run`); nothing here imports grpcio.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -121,11 +122,34 @@ class Metrics(DependencyProvider):
 
 class DeadLetteringQueueConsumer(QueueConsumer):
     """nameko's queue consumer, except that a message it cannot even decode (not JSON, or a
-    content type it does not accept) is parked in the dead-letter queue and acknowledged.
+    content type it does not accept) is parked in the dead-letter queue and acknowledged
+    (kombu's default drops it, and logs its body: personal data); that it reconnects to a
+    restarted broker within seconds; and that a lost connection does not kill the worker."""
 
-    nameko would raise in its consumer loop: the container dies, and the redelivered message
-    kills every restart, so one bad message would stop the service for good.
-    """
+    @contextlib.contextmanager
+    def establish_connection(self):
+        # kombu's back-off grows to 30 s between attempts: after a broker restart the cases
+        # would wait that long. Every 1-3 s is cheap, and what a restart wants.
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error,
+                self.connect_max_retries,
+                interval_start=1,
+                interval_step=1,
+                interval_max=3,
+            )
+            yield conn
+
+    # A handler that finishes after the broker connection dropped acks on a dead socket. nameko
+    # swallows only amqp's ConnectionError there; the socket's own error killed the worker. The
+    # broker has reclaimed the message and delivers it again; the handler is idempotent.
+    def ack_message(self, message) -> None:
+        with contextlib.suppress(OSError):
+            super().ack_message(message)
+
+    def requeue_message(self, message) -> None:
+        with contextlib.suppress(OSError):
+            super().requeue_message(message)
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
