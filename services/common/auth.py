@@ -68,9 +68,11 @@ def _verified(token: str, secret: str) -> tuple[Principal, float]:
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthenticated("token carries no known role")
-    principal = Principal(
-        subject=str(claims["sub"]), role=role, node_id=str(claims.get("node", ""))
-    )
+    node_id = str(claims.get("node") or "")
+    if role == "institution" and not node_id:
+        # issue_token never signs one; a caller without a node is no institution at all.
+        raise Unauthenticated("an institution token must name its node")
+    principal = Principal(subject=str(claims["sub"]), role=role, node_id=node_id)
     return principal, float(claims["exp"])
 
 

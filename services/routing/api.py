@@ -617,6 +617,19 @@ def _passthrough(blob: bytes) -> bytes:
     return blob
 
 
+def _institutions_only(behaviour):
+    """The method, once its caller is known to be an institution: a caller without a good token
+    or in another role is refused before its request is read, so it learns nothing from it, not
+    even which field is wrong. (The method still finds the caller's node itself; the token's
+    check is cached.)"""
+
+    def guarded(request, context):
+        auth.require(context, "institution")
+        return behaviour(request, context)
+
+    return guarded
+
+
 def add_portal(portal: InstitutionPortal, server: grpc.Server) -> None:
     """The generated registration, except that listings and streams send the bytes the portal
     built (from its caches) instead of parsing them into messages only to serialize them again."""
@@ -636,7 +649,7 @@ def add_portal(portal: InstitutionPortal, server: grpc.Server) -> None:
         elif method.name == "StreamAssignedCases":
             behaviour, serializer = portal.stream_updates, _passthrough
         handlers[method.name] = kind(
-            behaviour,
+            _institutions_only(behaviour),
             request_deserializer=request_type.FromString,
             response_serializer=serializer,
         )

@@ -3,6 +3,8 @@ centre's CA, started as a real process beside the platform, on the same database
 
 from __future__ import annotations
 
+import datetime as dt
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -122,6 +124,36 @@ def test_no_certificate_or_one_from_another_ca_is_refused(mtls_portal, tmp_path)
         assert code == grpc.StatusCode.UNAVAILABLE
     # Plaintext to the TLS port.
     with grpc.insecure_channel(address) as channel:
+        stub = routing_pb2_grpc.InstitutionPortalStub(channel)
+        code, _ = code_of(
+            lambda: stub.ListAssignedCases(rpb.ListAssignedCasesRequest(), timeout=10)
+        )
+        assert code == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    "validity",
+    [
+        pytest.param((1, -2), id="expired yesterday"),
+        pytest.param((30, 1), id="valid only from tomorrow"),
+    ],
+)
+def test_a_certificate_of_the_centres_ca_outside_its_validity_is_refused(mtls_portal, validity):
+    """Signed by the right CA, naming a real institution, but not valid now."""
+    address, pki = mtls_portal
+    days, starts_in_days = validity
+    cert, key = certs.issue(
+        (pki / "ca.pem").read_bytes(),
+        (pki / "ca-key.pem").read_bytes(),
+        "icbc-tj",
+        "institution",
+        days=days,
+        not_before=dt.datetime.now(dt.UTC) + dt.timedelta(days=starts_in_days),
+    )
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(pki / "ca.pem").read_bytes(), private_key=key, certificate_chain=cert
+    )
+    with grpc.secure_channel(address, credentials) as channel:
         stub = routing_pb2_grpc.InstitutionPortalStub(channel)
         code, _ = code_of(
             lambda: stub.ListAssignedCases(rpb.ListAssignedCasesRequest(), timeout=10)

@@ -142,3 +142,71 @@ def test_a_known_caller_in_the_wrong_role_is_denied(token_mode) -> None:
     token = issue_token("icbc-tj-desk", "institution", node_id="icbc-tj")
     with pytest.raises(PermissionDenied):
         require(_Call(*bearer(token)), "operator", "supervisor")
+
+
+# Tokens an attacker might hand in: each is refused as UNAUTHENTICATED, never let through with a
+# role it does not carry.
+
+
+def _signed(claims: dict, secret: str = SECRET) -> str:
+    return jwt.encode({"iss": ISSUER, "exp": int(time.time()) + 60, **claims}, secret, "HS256")
+
+
+def test_a_token_whose_payload_was_changed_after_signing_is_unauthenticated(token_mode) -> None:
+    import base64
+    import json
+
+    header, payload, signature = issue_token("op-wang", "operator").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["role"] == "operator"
+    claims["role"] = "supervisor"
+    raised = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    assert "invalid" in str(_refusal(*bearer(f"{header}.{raised}.{signature}")))
+
+
+def test_a_signed_token_with_a_role_the_centre_does_not_have_is_unauthenticated(token_mode) -> None:
+    token = _signed({"sub": "op-wang", "role": "director"})
+    assert "role" in str(_refusal(*bearer(token)))
+    assert "role" in str(_refusal(*bearer(_signed({"sub": "op-wang"}))))
+
+
+def test_a_signed_institution_token_without_a_node_is_unauthenticated(token_mode) -> None:
+    # issue_token refuses to make one; a token made by hand must not pass either, or the portal
+    # would take a caller that belongs to no node for an institution.
+    for claims in ({}, {"node": ""}):
+        token = _signed({"sub": "icbc-tj-desk", "role": "institution", **claims})
+        assert "node" in str(_refusal(*bearer(token)))
+
+
+def test_a_token_without_an_expiry_is_unauthenticated(token_mode) -> None:
+    forever = jwt.encode({"iss": ISSUER, "sub": "op-wang", "role": "operator"}, SECRET, "HS256")
+    _refusal(*bearer(forever))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer not-a-token",
+        "Bearer a.b.c",
+        "Token abc",
+        "bearer-abc",
+        "Bearer eyJhbGciOiJIUzI1NiJ9.e30",
+    ],
+)
+def test_garbage_in_the_authorization_header_is_unauthenticated(token_mode, value: str) -> None:
+    _refusal(("authorization", value))
+
+
+def test_a_refused_token_is_not_remembered_as_good(token_mode, monkeypatch) -> None:
+    # The cache of verified tokens must hold only tokens that verified: a forged token asked
+    # for twice is refused twice, and a good token expires on time even when cached.
+    forged = _signed({"sub": "op-wang", "role": "supervisor"}, "guessed-secret-0123456789abcdefgh")
+    _refusal(*bearer(forged))
+    _refusal(*bearer(forged))
+    token = issue_token("op-wang", "operator", ttl_seconds=60)
+    assert require(_Call(*bearer(token)), "operator").subject == "op-wang"
+    later = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert "expired" in str(_refusal(*bearer(token)))
