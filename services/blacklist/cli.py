@@ -27,7 +27,6 @@ import re
 from pathlib import Path
 
 import typer
-import yaml
 from rich.table import Table
 
 from services.common.console import console
@@ -41,6 +40,7 @@ clue_app = typer.Typer(help="One clue: move, assign, note.", no_args_is_help=Tru
 AGENT_FIELDS = ("name", "phone", "id_number", "org", "source")
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{9,11})$")
 _ID = re.compile(r"^\d{17}[\dX]$")
+AGENT_FIELD_MAX = 200
 
 
 def set_caller(user: str, role: str) -> None:
@@ -271,7 +271,21 @@ class AgentFileError(ValueError):
 def _check_agent(entry: dict, line: int) -> dict:
     unknown = set(entry) - set(AGENT_FIELDS)
     if unknown:
-        raise AgentFileError(f"line {line}: unknown field(s) {', '.join(sorted(unknown))}")
+        raise AgentFileError(
+            f"line {line}: unknown field(s) {', '.join(sorted(map(str, unknown)))}"
+        )
+    for key in AGENT_FIELDS:
+        value = entry.get(key)
+        if isinstance(value, bool) or not isinstance(value, str | int | type(None)):
+            kind = {dict: "a mapping", list: "a list"}.get(
+                type(value).__mro__[-2], f"{type(value).__name__} {value!r}"
+            )
+            raise AgentFileError(f"line {line}: {key} must be text, not {kind}")
+        text = str(value or "")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            raise AgentFileError(f"line {line}: {key} contains control characters")
+        if len(text) > AGENT_FIELD_MAX:
+            raise AgentFileError(f"line {line}: {key} is longer than {AGENT_FIELD_MAX} characters")
     clean = {k: str(entry.get(k) or "").strip() for k in AGENT_FIELDS}
     if not (clean["name"] or clean["phone"] or clean["id_number"]):
         raise AgentFileError(f"line {line}: needs a name, a phone or an id_number")
@@ -292,48 +306,82 @@ def _check_agent(entry: dict, line: int) -> dict:
 
 def parse_agents_file(path: Path) -> tuple[str, list[dict]]:
     """(source, entries) of a known-agents file; AgentFileError names the line."""
+    data = path.read_bytes()
     try:
-        content = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise AgentFileError("line 1: not UTF-8 text") from None
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise AgentFileError(f"line {line}: not UTF-8 text") from None
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(content))
-        if not reader.fieldnames:
-            raise AgentFileError("line 1: no header line")
-        missing = [f for f in reader.fieldnames if f.strip() not in AGENT_FIELDS]
-        if missing:
-            raise AgentFileError(f"line 1: unknown column(s) {', '.join(missing)}")
-        entries = []
-        for row in reader:
-            if None in row:
-                raise AgentFileError(f"line {reader.line_num}: more values than columns")
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            entries.append(_check_agent({k.strip(): v for k, v in row.items()}, reader.line_num))
+        read = [0]  # lines handed to the reader: where a csv.Error happened
+
+        def counted(text: str):
+            for physical in io.StringIO(text, newline=""):
+                read[0] += 1
+                yield physical
+
+        reader = csv.DictReader(counted(content))
+        entries, lines = [], []
+        try:
+            if not reader.fieldnames:
+                raise AgentFileError("line 1: no header line")
+            missing = [f for f in reader.fieldnames if f.strip() not in AGENT_FIELDS]
+            if missing:
+                raise AgentFileError(f"line 1: unknown column(s) {', '.join(missing)}")
+            names = [f.strip() for f in reader.fieldnames]
+            twice = sorted({f for f in names if names.count(f) > 1})
+            if twice:
+                raise AgentFileError(f"line 1: column(s) {', '.join(twice)} given twice")
+            for row in reader:
+                if None in row:
+                    raise AgentFileError(f"line {reader.line_num}: more values than columns")
+                if not any((v or "").strip() for v in row.values()):
+                    continue
+                clean = {k.strip(): v for k, v in row.items()}
+                entries.append(_check_agent(clean, reader.line_num))
+                lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise AgentFileError(f"line {read[0]}: not readable CSV: {exc}") from None
         if not entries:
             raise AgentFileError("line 2: no agents in the file")
+        _refuse_repeats(entries, lines)
         return "", entries
+    from services.common.datafiles import line_of, parse_yaml
+
     try:
-        node = yaml.compose(content)
-        raw = yaml.safe_load(content)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise AgentFileError(
-            f"line {line}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+        raw = parse_yaml(content)
+    except ValueError as exc:
+        found = re.search(r"\(line (\d+)\)$", str(exc))
+        problem = re.sub(r" \(line \d+\)$", "", str(exc))
+        raise AgentFileError(f"line {found[1] if found else 1}: {problem}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("agents"), list):
-        raise AgentFileError("line 1: expected a mapping with an agents list (and a source)")
-    items = next(v for k, v in node.value if k.value == "agents").value
-    entries = []
-    for item_node, item in zip(items, raw["agents"], strict=True):
-        line = item_node.start_mark.line + 1
+        raise AgentFileError(
+            f"line {line_of(raw) or 1}: expected a mapping with an agents list (and a source)"
+        )
+    source = raw.get("source")
+    if source is not None and not isinstance(source, str | int):
+        raise AgentFileError(f"line {line_of(raw, 'source')}: source must be text")
+    entries, lines = [], []
+    for i, item in enumerate(raw["agents"]):
+        line = line_of(raw["agents"], i)
         if not isinstance(item, dict):
             raise AgentFileError(f"line {line}: an agent must be a mapping of fields")
         entries.append(_check_agent(item, line))
+        lines.append(line)
     if not entries:
-        raise AgentFileError("line 1: no agents in the file")
-    return str(raw.get("source") or ""), entries
+        raise AgentFileError(f"line {line_of(raw, 'agents')}: no agents in the file")
+    _refuse_repeats(entries, lines)
+    return str(source or ""), entries
+
+
+def _refuse_repeats(entries: list[dict], lines: list[int]) -> None:
+    """The same agent (name, phone and ID number) listed twice is a copying slip."""
+    first: dict[tuple[str, str, str], int] = {}
+    for entry, line in zip(entries, lines, strict=True):
+        key = (entry["name"], entry["phone"], entry["id_number"])
+        if key in first:
+            raise AgentFileError(f"line {line}: the same agent as line {first[key]}")
+        first[key] = line
 
 
 def import_agents(

@@ -51,7 +51,7 @@ from datasketch import MinHash
 from rapidfuzz import fuzz, process
 
 from services.common import settings as settings_mod
-from services.common.datafiles import load_yaml
+from services.common.datafiles import at_line, load_yaml
 from services.common.pii import keyed_hash
 
 LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.yaml"
@@ -207,25 +207,77 @@ def _fold(text: str) -> str:
 
 
 def parse_lexicon(raw: object) -> Lexicon:
+    """The lexicon of a parsed file; ValueError names the category, phrase and line at fault."""
     if not isinstance(raw, dict) or not raw.get("version") or not raw.get("categories"):
-        raise ValueError("expected a mapping with version and categories")
+        raise ValueError(at_line("expected a mapping with version and categories", raw))
+    categories = raw["categories"]
+    if not isinstance(categories, dict):
+        raise ValueError(
+            at_line(
+                "categories: must be a mapping of category -> label, weight, phrases",
+                raw,
+                "categories",
+            )
+        )
     automaton = ahocorasick.Automaton()
-    for category, spec in raw["categories"].items():
-        weight = float(spec.get("weight", 0))
-        for entry in spec.get("phrases") or []:
+    taken: dict[str, str] = {}  # folded spelling -> where it was first listed
+    for category, spec in categories.items():
+        where = f"categories.{category}"
+        if not isinstance(spec, dict):
+            raise ValueError(
+                at_line(
+                    f"{where}: must be a mapping with label, weight and phrases",
+                    categories,
+                    category,
+                )
+            )
+        weight = _weight(spec, "weight", 0.0, where)
+        phrases = spec.get("phrases") or []
+        if not isinstance(phrases, list):
+            raise ValueError(at_line(f"{where}.phrases: must be a list", spec, "phrases"))
+        for i, entry in enumerate(phrases):
+            at = f"{where}.phrases[{i}]"
+            if not isinstance(entry, dict) or not _spelling(entry.get("phrase")):
+                raise ValueError(
+                    at_line(f"{at}: must be a mapping with a non-empty phrase", phrases, i)
+                )
             phrase = Phrase(
                 canonical=str(entry["phrase"]),
                 category=str(category),
                 label=str(spec.get("label", category)),
-                weight=float(entry.get("weight", weight)),
+                weight=_weight(entry, "weight", weight, at),
             )
-            for spelling in [phrase.canonical, *(entry.get("variants") or [])]:
-                key = _fold(str(spelling))
+            variants = entry.get("variants") or []
+            if not isinstance(variants, list):
+                raise ValueError(at_line(f"{at}.variants: must be a list", entry, "variants"))
+            for spelling in [phrase.canonical, *variants]:
+                key = _fold(_spelling(spelling))
                 if not key:
-                    raise ValueError(f"empty spelling in {category}")
+                    raise ValueError(at_line(f"{at}: empty spelling in {category}", phrases, i))
+                if key in taken:
+                    raise ValueError(
+                        at_line(f"{at}: {spelling!r} is already listed in {taken[key]}", phrases, i)
+                    )
+                taken[key] = at
                 automaton.add_word(key, (str(spelling), phrase))
     automaton.make_automaton()
     return Lexicon(version=str(raw["version"]), automaton=automaton)
+
+
+def _spelling(value: object) -> str:
+    """A phrase or variant as text: a string or a number, never a list or a mapping."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return str(value)
+
+
+def _weight(holder: dict, key: str, default: float, where: str) -> float:
+    value = holder.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(
+            at_line(f"{where}.{key}: must be a number from 0 to 1, not {value!r}", holder, key)
+        )
+    return float(value)
 
 
 def load_lexicon(path: str | Path = LEXICON_PATH) -> Lexicon:

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from services.common.datafiles import LineLoader, at_line, parse_yaml, read_text
+
 DEFAULT_HOLIDAYS_FILE = Path(__file__).parent / "data" / "holidays.yaml"
 HOLIDAYS_FILE_ENV = "XIAOBAO_HOLIDAYS_FILE"
 
@@ -32,8 +34,9 @@ _HEADER = """\
 """
 
 
-class _StringDatesLoader(yaml.SafeLoader):
-    """Leaves YYYY-MM-DD as text so that a bad date is reported with its year, not by PyYAML."""
+class _StringDatesLoader(LineLoader):
+    """Leaves YYYY-MM-DD as text so that a bad date is reported with its year, not by PyYAML;
+    remembers lines and refuses a year given twice."""
 
 
 _StringDatesLoader.yaml_implicit_resolvers = {
@@ -64,37 +67,71 @@ class WorkingCalendar:
     def from_table(cls, table: Mapping[str, Any]) -> WorkingCalendar:
         """Build from the parsed table; raises ValueError naming the year and entry at fault."""
         if not isinstance(table, Mapping):
-            raise ValueError("holiday table: expected a mapping with 'source' and 'years'")
+            raise ValueError(
+                at_line("holiday table: expected a mapping with 'source' and 'years'", table)
+            )
         years_raw = table.get("years")
         if not isinstance(years_raw, Mapping):
             raise ValueError(
-                "holiday table: 'years' must be a mapping of year -> holidays/workdays"
+                at_line(
+                    "holiday table: 'years' must be a mapping of year -> holidays/workdays",
+                    table,
+                    "years",
+                )
             )
         years: set[int] = set()
         holidays: set[date] = set()
         workdays: set[date] = set()
         for year_key, entry in years_raw.items():
-            year = _parse_year(year_key)
+            try:
+                year = _parse_year(year_key)
+            except ValueError as exc:
+                raise ValueError(at_line(str(exc), years_raw, year_key)) from None
             if not isinstance(entry, Mapping):
-                raise ValueError(f"holiday table, year {year}: expected holidays and workdays")
+                raise ValueError(
+                    at_line(
+                        f"holiday table, year {year}: expected holidays and workdays",
+                        years_raw,
+                        year_key,
+                    )
+                )
             unknown = set(entry) - {"holidays", "workdays"}
             if unknown:
-                raise ValueError(f"holiday table, year {year}: unknown keys {sorted(unknown)}")
+                raise ValueError(
+                    at_line(
+                        f"holiday table, year {year}: unknown keys {sorted(unknown)}",
+                        entry,
+                        min(unknown, key=str),
+                    )
+                )
             if "holidays" not in entry:
-                raise ValueError(f"holiday table, year {year}: 'holidays' is missing")
-            year_holidays = _parse_dates(year, "holidays", entry.get("holidays"))
-            year_workdays = _parse_dates(year, "workdays", entry.get("workdays") or [])
-            for d in year_workdays:
+                raise ValueError(
+                    at_line(
+                        f"holiday table, year {year}: 'holidays' is missing", years_raw, year_key
+                    )
+                )
+            year_holidays = _parse_dates(year, "holidays", entry.get("holidays"), entry)
+            year_workdays = _parse_dates(year, "workdays", entry.get("workdays") or [], entry)
+            for d in sorted(year_workdays):
                 if d.weekday() < 5:
                     raise ValueError(
-                        f"holiday table, year {year}: workday {d.isoformat()} is a "
-                        f"{d.strftime('%A')}, a make-up workday must be a Saturday or Sunday"
+                        _date_at(
+                            f"holiday table, year {year}: workday {d.isoformat()} is a "
+                            f"{d.strftime('%A')}, a make-up workday must be a Saturday or Sunday",
+                            entry.get("workdays"),
+                            d,
+                        )
                     )
             both = year_holidays & year_workdays
             if both:
-                first = min(both).isoformat()
+                first = min(both)
                 raise ValueError(
-                    f"holiday table, year {year}: {first} is listed as both holiday and workday"
+                    _date_at(
+                        f"holiday table, year {year}: {first.isoformat()} is listed as both "
+                        "holiday and workday",
+                        entry.get("workdays"),
+                        first,
+                    )
                 )
             years.add(year)
             holidays |= year_holidays
@@ -132,10 +169,11 @@ class WorkingCalendar:
 def _load_cached(path: str, mtime_ns: int) -> WorkingCalendar:
     del mtime_ns  # only part of the cache key
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        table = yaml.load(text, Loader=_StringDatesLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"holiday table {path}: not valid YAML: {exc}") from exc
+        table = parse_yaml(read_text(path), _StringDatesLoader)
+    except ValueError as exc:
+        raise ValueError(f"holiday table {path}: {exc}") from exc
+    if table is None:
+        raise ValueError(f"holiday table {path}: the file is empty (line 1)")
     try:
         return WorkingCalendar.from_table(table)
     except ValueError as exc:
@@ -154,11 +192,23 @@ def _parse_year(key: object) -> int:
     return year
 
 
-def _parse_dates(year: int, field: str, raw: object) -> set[date]:
+def _date_at(message: str, items: object, day: date) -> str:
+    """`message` with the line of `day` in the file's list, when known."""
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if str(item) == day.isoformat() or item == day:
+            return at_line(message, items, i)
+    return message
+
+
+def _parse_dates(year: int, field: str, raw: object, entry: object = None) -> set[date]:
     if not isinstance(raw, list):
-        raise ValueError(f"holiday table, year {year}: '{field}' must be a list of YYYY-MM-DD")
+        raise ValueError(
+            at_line(
+                f"holiday table, year {year}: '{field}' must be a list of YYYY-MM-DD", entry, field
+            )
+        )
     out: set[date] = set()
-    for item in raw:
+    for i, item in enumerate(raw):
         if isinstance(item, date):
             d = item
         else:
@@ -166,11 +216,28 @@ def _parse_dates(year: int, field: str, raw: object) -> set[date]:
                 d = date.fromisoformat(str(item))
             except ValueError:
                 raise ValueError(
-                    f"holiday table, year {year}: {field} entry {item!r} is not a YYYY-MM-DD date"
+                    at_line(
+                        f"holiday table, year {year}: {field} entry {item!r} is not a "
+                        "YYYY-MM-DD date",
+                        raw,
+                        i,
+                    )
                 ) from None
         if d.year != year:
             raise ValueError(
-                f"holiday table, year {year}: {field} entry {d.isoformat()} belongs to {d.year}"
+                at_line(
+                    f"holiday table, year {year}: {field} entry {d.isoformat()} belongs to {d.year}",
+                    raw,
+                    i,
+                )
+            )
+        if d in out:
+            raise ValueError(
+                at_line(
+                    f"holiday table, year {year}: {field} entry {d.isoformat()} is listed twice",
+                    raw,
+                    i,
+                )
             )
         out.add(d)
     return out

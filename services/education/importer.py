@@ -161,7 +161,10 @@ def read_rows(path: Path) -> list[SourceRow]:
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows = _csv_rows(path.read_bytes())
+        try:
+            rows = _csv_rows(path.read_bytes())
+        except UnreadableFile as exc:
+            raise UnreadableFile(f"{path.name}: {exc}") from None
     elif suffix in (".xlsx", ".xlsm"):
         rows = _xlsx_rows(path)
     else:
@@ -175,7 +178,13 @@ def _csv_rows(data: bytes) -> list[SourceRow]:
     except UnicodeDecodeError:
         text = data.decode("gb18030", errors="replace")
     reader = csv.reader(io.StringIO(text, newline=""))
-    return [SourceRow(i, tuple(cells)) for i, cells in enumerate(reader, start=1)]
+    rows: list[SourceRow] = []
+    try:
+        for cells in reader:
+            rows.append(SourceRow(len(rows) + 1, tuple(cells)))
+    except csv.Error as exc:  # a cell over the csv module's limit (131,072 characters) …
+        raise UnreadableFile(f"row {len(rows) + 1}: not readable as CSV ({exc})") from None
+    return rows
 
 
 def _xlsx_rows(path: Path) -> list[SourceRow]:

@@ -291,7 +291,7 @@ def new_case(request: pb.SubmitCaseRequest) -> domain.NewCase:
 
 def staff_classification(c: pb.Classification) -> taxonomy.Classification:
     """Staff's codes, checked against the taxonomy in force (InvalidArgument names the field)."""
-    return taxonomy.correct(taxonomy.load_taxonomy(), c.business_type, c.product, c.issue)
+    return taxonomy.correct(taxonomy.taxonomy_in_force(), c.business_type, c.product, c.issue)
 
 
 def register(server: grpc.Server) -> list[str]:

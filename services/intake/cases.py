@@ -184,7 +184,7 @@ def submit(
         if existing is not None:
             return existing, True
     _calendar, policy = in_force()
-    tax = taxonomy.load_taxonomy()
+    tax = taxonomy.taxonomy_in_force()
     if classification is None:
         classification = taxonomy.suggest(tax, f"{new.institution_text} {new.summary}", new.product)
     phone_hash = pii.keyed_hash(new.phone)

@@ -215,7 +215,7 @@ class ConsumerApp:
         return _json({"status": "ok"})
 
     def on_products(self, request: Request) -> Response:
-        tax = taxonomy.load_taxonomy()
+        tax = taxonomy.taxonomy_in_force()
         groups = {code: bt.label for code, bt in tax.business_types.items()}
         return _json(
             {

@@ -11,6 +11,7 @@ not need one.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import unicodedata
@@ -18,11 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.datafiles import load_yaml
+from services.common.datafiles import at_line, load_yaml
 from services.common.errors import InvalidArgument
 
 DEFAULT_TAXONOMY_FILE = Path(__file__).parent / "data" / "taxonomy.yaml"
 TAXONOMY_FILE_ENV = "XIAOBAO_TAXONOMY_FILE"
+_log = logging.getLogger(__name__)
 
 STAFF = "staff"
 SUGGESTED = "suggested"
@@ -103,6 +105,31 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     return load_yaml(path, parse_taxonomy, "taxonomy")
 
 
+_last_good: dict[str, Taxonomy] = {}
+_last_error: dict[str, str] = {}
+
+
+def taxonomy_in_force() -> Taxonomy:
+    """The taxonomy file in force ($XIAOBAO_TAXONOMY_FILE, else the packaged one).
+
+    Staff edit it without a release; a broken edit must not stop intake, so the last good copy
+    read from the same path stays in force and the refusal is logged once per edit.
+    """
+    path = str(Path(os.environ.get(TAXONOMY_FILE_ENV) or DEFAULT_TAXONOMY_FILE).resolve())
+    try:
+        found = load_taxonomy(path)
+    except (OSError, ValueError) as exc:
+        if path not in _last_good:
+            raise
+        if _last_error.get(path) != str(exc):
+            _log.error("taxonomy file rejected, the previous one stays in force: %s", exc)
+            _last_error[path] = str(exc)
+        return _last_good[path]
+    _last_good[path] = found
+    _last_error.pop(path, None)
+    return found
+
+
 _TOP_KEYS = {"version", "business_types", "products", "issues"}
 _BUSINESS_TYPE_KEYS = {"code", "label", "keywords"}
 _PRODUCT_KEYS = {"code", "business_type", "label", "keywords", "aliases"}
@@ -112,16 +139,24 @@ _ISSUE_KEYS = {"code", "label", "business_types", "keywords"}
 def parse_taxonomy(raw: object) -> Taxonomy:
     """Validate a parsed taxonomy document; ValueError names the entry and field at fault."""
     if not isinstance(raw, Mapping):
-        raise ValueError("the taxonomy must be a mapping")
+        raise ValueError(at_line("the taxonomy must be a mapping", raw))
     unknown = set(raw) - _TOP_KEYS
     if unknown:
-        raise ValueError(f"unknown keys {sorted(unknown)}")
+        raise ValueError(at_line(f"unknown keys {sorted(unknown)}", raw, min(unknown, key=str)))
     version = raw.get("version")
     # A number would lose digits on the way in (2026.10 reads as 2026.1), so it must be quoted.
     if not isinstance(version, str) or not version.strip():
-        raise ValueError(f'version: must be a quoted string such as "2026.1", not {version!r}')
+        raise ValueError(
+            at_line(
+                f'version: must be a quoted string such as "2026.1", not {version!r}',
+                raw,
+                "version",
+            )
+        )
     if len(version.strip()) > MAX_VERSION:
-        raise ValueError(f"version: must be at most {MAX_VERSION} characters")
+        raise ValueError(
+            at_line(f"version: must be at most {MAX_VERSION} characters", raw, "version")
+        )
 
     seen: dict[str, str] = {}  # code -> the entry that took it; codes share one namespace
     business_types: dict[str, BusinessType] = {}
@@ -137,8 +172,12 @@ def parse_taxonomy(raw: object) -> Taxonomy:
         business_type = body.get("business_type")
         if business_type not in business_types:
             raise ValueError(
-                f"{where}: business_type: {business_type!r} is not one of "
-                f"{', '.join(business_types)}"
+                at_line(
+                    f"{where}: business_type: {business_type!r} is not one of "
+                    f"{', '.join(business_types)}",
+                    body,
+                    "business_type",
+                )
             )
         products[code] = Product(
             code=code,
@@ -147,29 +186,43 @@ def parse_taxonomy(raw: object) -> Taxonomy:
             keywords=_keywords(where, body, "keywords"),
             aliases=_aliases(where, body),
         )
-    _check_unique_labels("products", products.values())
-    _check_aliases(products)
+    _check_unique_labels("products", products.values(), raw)
+    _check_aliases(products, raw)
 
     issues: dict[str, Issue] = {}
     for where, body in _entries(raw, "issues"):
         code, shown = _code_and_label(where, body, _ISSUE_KEYS, seen, MAX_CODE)
         applies = body.get("business_types")
         if not isinstance(applies, list) or not applies:
-            raise ValueError(f"{where}: business_types: must be a non-empty list of business types")
-        for bt in applies:
+            raise ValueError(
+                at_line(
+                    f"{where}: business_types: must be a non-empty list of business types",
+                    body,
+                    "business_types",
+                )
+            )
+        for j, bt in enumerate(applies):
             if bt not in business_types:
                 raise ValueError(
-                    f"{where}: business_types: {bt!r} is not one of {', '.join(business_types)}"
+                    at_line(
+                        f"{where}: business_types: {bt!r} is not one of {', '.join(business_types)}",
+                        applies,
+                        j,
+                    )
                 )
         if len(set(applies)) != len(applies):
-            raise ValueError(f"{where}: business_types: lists a business type twice")
+            raise ValueError(
+                at_line(
+                    f"{where}: business_types: lists a business type twice", body, "business_types"
+                )
+            )
         issues[code] = Issue(
             code=code,
             label=shown,
             business_types=tuple(applies),
             keywords=_keywords(where, body, "keywords"),
         )
-    _check_unique_labels("issues", issues.values())
+    _check_unique_labels("issues", issues.values(), raw)
 
     return Taxonomy(
         version=version.strip(),
@@ -187,10 +240,16 @@ def _entries(
         entries = []
     if not isinstance(entries, list) or (required and not entries):
         need = "a non-empty list" if required else "a list"
-        raise ValueError(f"{section}: must be {need} of entries with a code and a label")
+        raise ValueError(
+            at_line(f"{section}: must be {need} of entries with a code and a label", raw, section)
+            if section in raw
+            else f"{section}: must be {need} of entries with a code and a label"
+        )
     for i, body in enumerate(entries):
         if not isinstance(body, Mapping):
-            raise ValueError(f"{section}[{i}]: must be a mapping with a code and a label")
+            raise ValueError(
+                at_line(f"{section}[{i}]: must be a mapping with a code and a label", entries, i)
+            )
         code = body.get("code")
         yield (f"{section}[{i}] {code}" if isinstance(code, str) else f"{section}[{i}]"), body
 
@@ -200,19 +259,27 @@ def _code_and_label(
 ) -> tuple[str, str]:
     unknown = set(body) - keys
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+        raise ValueError(
+            at_line(f"{where}: unknown keys {sorted(unknown)}", body, min(unknown, key=str))
+        )
     code = body.get("code")
     if not isinstance(code, str) or not CODE_PATTERN.match(code) or len(code) > max_len:
         raise ValueError(
-            f"{where}: code: must be lowercase ascii, digits and '_', at most {max_len} "
-            f"characters, not {code!r}"
+            at_line(
+                f"{where}: code: must be lowercase ascii, digits and '_', at most {max_len} "
+                f"characters, not {code!r}",
+                body,
+                "code",
+            )
         )
     if code in seen:
-        raise ValueError(f"{where}: code: {code!r} is already used by {seen[code]}")
+        raise ValueError(
+            at_line(f"{where}: code: {code!r} is already used by {seen[code]}", body, "code")
+        )
     seen[code] = where
     label = body.get("label")
     if not isinstance(label, str) or not label.strip():
-        raise ValueError(f"{where}: label: must be a non-empty string")
+        raise ValueError(at_line(f"{where}: label: must be a non-empty string", body, "label"))
     return code, label.strip()
 
 
@@ -222,14 +289,18 @@ def _keywords(where: str, body: Mapping[str, object], key: str) -> tuple[str, ..
     if items is None:
         return ()
     if not isinstance(items, list):
-        raise ValueError(f"{where}: {key}: must be a list of strings (it may be empty)")
+        raise ValueError(
+            at_line(f"{where}: {key}: must be a list of strings (it may be empty)", body, key)
+        )
     out: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"{where}: {key}[{i}]: must be a non-empty string, not {item!r}")
+            raise ValueError(
+                at_line(f"{where}: {key}[{i}]: must be a non-empty string, not {item!r}", items, i)
+            )
         folded = " ".join(_fold(item).split())
         if folded in out:
-            raise ValueError(f"{where}: {key}[{i}]: {item!r} is listed twice")
+            raise ValueError(at_line(f"{where}: {key}[{i}]: {item!r} is listed twice", items, i))
         out.append(folded)
     return tuple(out)
 
@@ -239,35 +310,60 @@ def _aliases(where: str, body: Mapping[str, object]) -> tuple[str, ...]:
     if items is None:
         return ()
     if not isinstance(items, list):
-        raise ValueError(f"{where}: aliases: must be a list of strings (it may be empty)")
+        raise ValueError(
+            at_line(
+                f"{where}: aliases: must be a list of strings (it may be empty)", body, "aliases"
+            )
+        )
     out: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, str) or not _hint_key(item):
-            raise ValueError(f"{where}: aliases[{i}]: must be a non-empty string, not {item!r}")
+            raise ValueError(
+                at_line(
+                    f"{where}: aliases[{i}]: must be a non-empty string, not {item!r}", items, i
+                )
+            )
         out.append(_hint_key(item))
     return tuple(out)
 
 
-def _check_aliases(products: Mapping[str, Product]) -> None:
+def _entry_line(raw: object, section: str, code: str, key: str) -> tuple[object, str]:
+    """(the file's entry with this code, key) for at_line(); the section when not found."""
+    entries = raw.get(section) if isinstance(raw, Mapping) else None
+    for body in entries if isinstance(entries, list) else ():
+        if isinstance(body, Mapping) and body.get("code") == code:
+            return body, key
+    return raw, section
+
+
+def _check_aliases(products: Mapping[str, Product], raw: object = None) -> None:
     """A hint must lead to one product: no alias may be a code, or another product's alias."""
     taken: dict[str, str] = {code: code for code in products}
     for product in products.values():
         for alias in product.aliases:
             if alias in taken:
                 raise ValueError(
-                    f"products {product.code}: aliases: {alias!r} already names {taken[alias]}"
+                    at_line(
+                        f"products {product.code}: aliases: {alias!r} already names {taken[alias]}",
+                        *_entry_line(raw, "products", product.code, "aliases"),
+                    )
                 )
             taken[alias] = product.code
 
 
-def _check_unique_labels(section: str, entries: Iterable[Product | Issue]) -> None:
+def _check_unique_labels(
+    section: str, entries: Iterable[Product | Issue], raw: object = None
+) -> None:
     # Staff pick from labels, and a product hint may be a label: two entries must not share one.
     labels: dict[str, str] = {}
     for entry in entries:
         if entry.label in labels:
             raise ValueError(
-                f"{section} {entry.code}: label: {entry.label!r} is already the label of "
-                f"{labels[entry.label]}"
+                at_line(
+                    f"{section} {entry.code}: label: {entry.label!r} is already the label of "
+                    f"{labels[entry.label]}",
+                    *_entry_line(raw, section, entry.code, "label"),
+                )
             )
         labels[entry.label] = entry.code
 

@@ -252,7 +252,12 @@ def import_roster(
     path = file or Path(domain.__file__).parent / "data" / "demo_roster.yaml"
     if not path.is_file():
         _fail(f"{path}: no such file", 2)
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        _fail(f"{path}: line {line}: not UTF-8 text; nothing imported", 2)
     try:
         roster = domain.parse_roster(text)
     except domain.RosterError as exc:

@@ -371,26 +371,55 @@ _MEDIATOR_KEYS = {
     "leave",
 }
 _VENUE_KEYS = {"id", "name", "kind", "capacity", "opens", "closes", "court_name"}
+# Caps and capacities above this are typing errors (and would overflow a database integer).
+MAX_ROSTER_NUMBER = 1000
 
 
 def _lines(node: yaml.Node) -> Any:
-    """The YAML document as Python values, mappings annotated with their line ('__line__')."""
+    """The YAML document as Python values, mappings annotated with their line ('__line__').
+
+    A key given twice, or a scalar YAML cannot read (a date like 2026-02-30), is refused here
+    with its line."""
     if isinstance(node, yaml.MappingNode):
-        out = {"__line__": node.start_mark.line + 1}
+        out: dict[str, Any] = {"__line__": node.start_mark.line + 1}
         for k, v in node.value:
-            out[str(yaml.safe_load(yaml.serialize(k)))] = _lines(v)
+            key = str(_scalar(k))
+            if key in out:
+                raise RosterError(f"line {k.start_mark.line + 1}: key {key!r} given twice")
+            out[key] = _lines(v)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_lines(v) for v in node.value]
-    return yaml.safe_load(yaml.serialize(node))
+        return _Items(node.start_mark.line + 1, [_lines(v) for v in node.value])
+    return _scalar(node)
+
+
+class _Items(list):
+    """A YAML sequence that remembers its line."""
+
+    def __init__(self, line: int, items: list) -> None:
+        super().__init__(items)
+        self.line = line
+
+
+def _scalar(node: yaml.Node) -> Any:
+    try:
+        return yaml.safe_load(yaml.serialize(node))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise RosterError(f"line {node.start_mark.line + 1}: cannot be read: {exc}") from None
 
 
 def parse_roster(text: str) -> Roster:
     """The roster (mediators, venues) from YAML; RosterError names the line and the field."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(exc.problem or exc.context or "").split())
+        raise RosterError(
+            f"line {mark.line + 1 if mark else 1}: not valid YAML: {problem}"
+        ) from None
     except yaml.YAMLError as exc:
-        raise RosterError(f"not valid YAML: {exc}") from None
+        raise RosterError(f"line 1: not valid YAML: {' '.join(str(exc).split())}") from None
     if node is None:
         raise RosterError("line 1: the roster is empty")
     raw = _lines(node)
@@ -399,14 +428,23 @@ def parse_roster(text: str) -> Roster:
     unknown = set(raw) - {"__line__", "version", "mediators", "venues"}
     if unknown:
         raise RosterError(f"line {raw['__line__']}: unknown keys {sorted(unknown)}")
+    for key in ("mediators", "venues"):
+        if raw.get(key) is not None and not isinstance(raw[key], list):
+            found = raw[key]
+            line = found.get("__line__") if isinstance(found, dict) else raw["__line__"]
+            raise RosterError(f"line {line}: {key}: must be a list")
     mediators: list[MediatorEntry] = []
     venues: list[VenueEntry] = []
     seen: set[str] = set()
     for i, m in enumerate(raw.get("mediators") or []):
-        mediators.append(_mediator(m, f"mediators[{i}]", seen))
+        mediators.append(_mediator(m, f"mediators[{i}]", seen, raw["mediators"]))
     seen = set()
     for i, v in enumerate(raw.get("venues") or []):
-        venues.append(_venue(v, f"venues[{i}]", seen))
+        venues.append(_venue(v, f"venues[{i}]", seen, raw["venues"]))
+    if not mediators and not venues:
+        # Every mediator and venue missing from a file is deactivated: an empty roster would
+        # close the desk.
+        raise RosterError(f"line {raw['__line__']}: the roster lists no mediators and no venues")
     return Roster(tuple(mediators), tuple(venues))
 
 
@@ -414,9 +452,9 @@ def _fail(line: int, where: str, message: str) -> RosterError:
     return RosterError(f"line {line}: {where}: {message}")
 
 
-def _entry_id(m: Any, where: str, seen: set[str], keys: set[str]) -> tuple[int, str]:
+def _entry_id(m: Any, where: str, seen: set[str], keys: set[str], within: Any) -> tuple[int, str]:
     if not isinstance(m, dict):
-        raise RosterError(f"{where}: must be a mapping")
+        raise RosterError(f"line {getattr(within, 'line', 1)}: {where}: must be a mapping")
     line = m["__line__"]
     unknown = set(m) - keys - {"__line__"}
     if unknown:
@@ -443,8 +481,12 @@ def _str_list(m: dict, key: str, line: int, where: str, allowed=None) -> tuple[s
 
 def _int(m: dict, key: str, default: int, line: int, where: str) -> int:
     value = m.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(line, f"{where}.{key}", f"must be a whole number >= 1, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROSTER_NUMBER:
+        raise _fail(
+            line,
+            f"{where}.{key}",
+            f"must be a whole number from 1 to {MAX_ROSTER_NUMBER}, not {value!r}",
+        )
     return value
 
 
@@ -455,8 +497,8 @@ def _day(value: Any, line: int, where: str) -> date:
         raise _fail(line, where, f"not a date like 2026-12-01: {value!r}") from None
 
 
-def _mediator(m: Any, where: str, seen: set[str]) -> MediatorEntry:
-    line, mid = _entry_id(m, where, seen, _MEDIATOR_KEYS)
+def _mediator(m: Any, where: str, seen: set[str], within: Any = None) -> MediatorEntry:
+    line, mid = _entry_id(m, where, seen, _MEDIATOR_KEYS, within)
     name = m.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(line, f"{where}.name", "is required")
@@ -510,8 +552,8 @@ def _mediator(m: Any, where: str, seen: set[str]) -> MediatorEntry:
     )
 
 
-def _venue(v: Any, where: str, seen: set[str]) -> VenueEntry:
-    line, vid = _entry_id(v, where, seen, _VENUE_KEYS)
+def _venue(v: Any, where: str, seen: set[str], within: Any = None) -> VenueEntry:
+    line, vid = _entry_id(v, where, seen, _VENUE_KEYS, within)
     name = v.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(line, f"{where}.name", "is required")

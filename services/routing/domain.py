@@ -254,9 +254,14 @@ def _line_of(item: dict, key: str | None = None) -> int:
 
 def _build(doc: object, source: str) -> list[DirectoryNode]:
     if not isinstance(doc, dict) or not isinstance(doc.get("institutions"), list):
-        line = _line_of(doc, "institutions") if isinstance(doc, dict) else 0
+        line = (_line_of(doc, "institutions") if isinstance(doc, dict) else 0) or 1
         raise DirectoryError(
             _where(source, line, None, "the file must have a list under 'institutions'")
+        )
+    if not doc["institutions"]:
+        # Offices missing from a file are deactivated: an empty list would close every one.
+        raise DirectoryError(
+            _where(source, _line_of(doc, "institutions"), None, "the file lists no institutions")
         )
     entries: dict[str, _Entry] = {}
     order: list[_Entry] = []

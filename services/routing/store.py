@@ -60,10 +60,12 @@ class ImportReport:
 
 
 def read_directory_file(path: Path) -> list[domain.DirectoryNode]:
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise domain.DirectoryError(f"{path}: not UTF-8 text") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise domain.DirectoryError(f"{path}:{line}: not UTF-8 text") from None
     return domain.load_directory_text(text, str(path))
 
 
