@@ -36,8 +36,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check services tests bench deploy
 
-bench: install
+bench: install  ## the long benchmarks (~10 min): bench/run.py, then the whole platform end to end
 	$(PY) bench/run.py
+	$(PY) bench/platform.py --json .data/bench-platform.json
 
 k8s-check: install
 	$(PY) -m deploy.k8s.check

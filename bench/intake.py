@@ -217,8 +217,8 @@ def xiaobao(env: dict[str, str], *args: str) -> None:
 # --- the listener: routing's assignment events, as they reach a queue ---------------------------
 
 
-def listen(out_path: str) -> None:
-    """(In a child.) One line per routing.case_assigned / case_needs_routing, with its arrival."""
+def listen(out_path: str, events: tuple[str, ...] = ROUTED) -> None:
+    """(In a child.) One line per event of `events` (qualified types), with its arrival."""
     import kombu
 
     from services.common.messaging import event_exchange
@@ -226,10 +226,12 @@ def listen(out_path: str) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    exchange = event_exchange("routing")
     queue = kombu.Queue(
         f"xiaobao-bench-listener-{secrets.token_hex(4)}",
-        bindings=[kombu.binding(exchange, routing_key=k.split(".", 1)[1]) for k in ROUTED],
+        bindings=[
+            kombu.binding(event_exchange(k.split(".", 1)[0]), routing_key=k.split(".", 1)[1])
+            for k in events
+        ],
         durable=False,
         exclusive=True,
         auto_delete=True,
@@ -257,12 +259,14 @@ def listen(out_path: str) -> None:
 class Arrivals:
     """What the listener has written so far: case_no -> (arrival, event type)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_event=None) -> None:
         self.path = path
+        self.on_event = on_event  # (event type, case_no, arrival) for each first arrival
         self.offset = 0
         self.rest = b""
         self.ready = False
-        self.events: dict[str, tuple[float, str]] = {}
+        self.events: dict[str, tuple[float, str]] = {}  # routing's decisions (ROUTED) only
+        self.by_type: dict[str, dict[str, float]] = {}  # event type -> case_no -> first arrival
         self.repeats = 0  # the same case announced twice (a redelivery, or a re-routing)
 
     def poll(self) -> None:
@@ -279,6 +283,13 @@ class Arrivals:
                 self.ready = self.ready or bool(row.get("ready"))
                 continue
             arrived, event_type, case_no = row
+            seen = self.by_type.setdefault(event_type, {})
+            if case_no not in seen:
+                seen[case_no] = arrived
+                if self.on_event is not None:
+                    self.on_event(event_type, case_no, arrived)
+            if event_type not in ROUTED:
+                continue
             if case_no in self.events:
                 self.repeats += 1
                 continue

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from rapidfuzz import fuzz
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from services.common import db, metrics, pii
 from services.common.clock import in_force
@@ -29,8 +29,17 @@ def get_case(session: Session, case_no: str, lock: bool = False) -> Case:
     interleave with another writer of the same case's timeline and clocks."""
     query = select(Case).where(Case.case_no == case_no)
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    case = session.scalar(query)
+        # A writer records on the timeline, which reads the events and clocks: loaded here, before
+        # any change, so no autoflush writes the case row twice. The clocks (a few rows) come in
+        # the same query; only the case's own row is locked.
+        query = (
+            query.with_for_update(of=Case)
+            .options(joinedload(Case.clocks), selectinload(Case.events))
+            .execution_options(populate_existing=True)
+        )
+        case = session.execute(query).unique().scalar_one_or_none()
+    else:
+        case = session.scalar(query)
     if case is None:
         raise CaseNotFound(case_no)
     return case
@@ -230,6 +239,10 @@ def submit(
         regulator=transfer.regulator if transfer else "",
         regulator_reference=transfer.reference if transfer else "",
         regulator_received_at=transfer.received_by_regulator_at if transfer else None,
+        # A new case has no timeline and no clocks yet: said here, reading them below needs no
+        # query (they would otherwise be lazy-loaded, empty, after the flush).
+        events=[],
+        clocks=[],
     )
     session.add(case)
     try:

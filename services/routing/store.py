@@ -362,13 +362,18 @@ def _touch(session: Session, a: Assignment, now: datetime) -> None:
 
 def _facts(session: Session, payload: dict, node_id: str, policy: tiers.RoutingPolicy, now):
     window = now - timedelta(days=policy.breach_window_days)
-    breaches = session.scalar(
-        select(func.count())
-        .select_from(ClockNotice)
-        .where(
-            ClockNotice.node_id == node_id, ClockNotice.stage == "breach", ClockNotice.at >= window
+    # No autoflush: nothing pending changes this count, and a new assignment is then inserted
+    # once, complete, instead of inserted here and updated right after.
+    with session.no_autoflush:
+        breaches = session.scalar(
+            select(func.count())
+            .select_from(ClockNotice)
+            .where(
+                ClockNotice.node_id == node_id,
+                ClockNotice.stage == "breach",
+                ClockNotice.at >= window,
+            )
         )
-    )
     return tiers.CaseFacts(
         amount_fen=int(payload.get("amount_in_dispute_fen", 0) or 0),
         major=bool(payload.get("major")),
