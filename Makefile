@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen/python
 
-.PHONY: install proto demo test unit integration lint bench k8s-check monitoring lock clean
+.PHONY: install proto demo test unit integration faults lint bench k8s-check monitoring lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: Xiaobao needs Python 3.11"; exit 1; }
@@ -31,6 +31,9 @@ unit: install
 
 integration: install
 	$(PY) -m pytest tests/integration
+
+faults: install  ## broker stopped, processes killed, database restarted, duplicates, poison: the table
+	$(PY) -m pytest tests/integration/faults
 
 lint: install
 	$(VENV)/bin/ruff check .
