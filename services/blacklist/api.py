@@ -30,13 +30,14 @@ from services.blacklist.models import (
 from services.common import auth, db, grpc_server
 from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.logs import mask_id_number, mask_name, mask_phone
-from services.common.protoconv import to_timestamp
+from services.common.protoconv import MAX_ID, to_timestamp
 from xiaobao.blacklist.v1 import blacklist_pb2 as pb
 from xiaobao.blacklist.v1 import blacklist_pb2_grpc
 
 SERVICE = "blacklist"
 INVESTIGATORS = ("investigator", "supervisor")
 MAX_RESULT_IDS = 200  # case numbers written to one audit entry; the count is always whole
+MAX_SEED = 100  # characters of a queried phone, ID number, name, case or ring
 
 
 def _limit(value: int, default: int, most: int, field: str = "limit") -> int:
@@ -182,7 +183,17 @@ def _seed_query(request, fields: tuple[str, ...]) -> tuple[str, str]:
     given = [(f, getattr(request, f).strip()) for f in fields if getattr(request, f).strip()]
     if len(given) != 1:
         raise InvalidArgument(fields[0], f"give exactly one of {', '.join(fields)}")
-    return given[0]
+    field, value = given[0]
+    if len(value) > MAX_SEED:
+        # Written to the audit log (masked, not cut): an unbounded one would bloat every read.
+        raise InvalidArgument(field, f"is longer than {MAX_SEED} characters")
+    return field, value
+
+
+def _subject_filter(value: str, field: str) -> str:
+    if len(value) > store.MAX_SUBJECT:
+        raise InvalidArgument(field, f"is longer than {store.MAX_SUBJECT} characters")
+    return value
 
 
 def _cases_by_point(session: Session, h: str, limit: int) -> list[ScreenedCase]:
@@ -348,6 +359,7 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
         limit = _limit(request.limit, 50, 500)
         if request.status and request.status not in CLUE_STATUSES:
             raise InvalidArgument("status", f"must be one of {', '.join(CLUE_STATUSES)}")
+        _subject_filter(request.assignee, "assignee")
         with db.session_scope(self.factory) as session:
             query = select(Clue).order_by(Clue.id.desc()).limit(limit)
             if request.status:
@@ -469,6 +481,9 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
     def ReadAuditLog(self, request, context):
         who = self._caller(context, "ReadAuditLog", "supervisor")
         limit = _limit(request.limit, 100, 1000)
+        _subject_filter(request.subject, "subject")
+        if not 0 <= request.before_id <= MAX_ID:
+            raise InvalidArgument("before_id", "must be 0 (the newest) or an entry's id")
         with db.session_scope(self.factory) as session:
             query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
             if request.subject:

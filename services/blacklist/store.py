@@ -519,11 +519,17 @@ def get_clue(session: Session, public_id: str) -> Clue:
     return clue
 
 
+MAX_SUBJECT = 80  # an investigator's subject, as the clue and audit columns hold it
+
+
 def parse_clue_id(public_id: str) -> int:
     value = public_id.strip().upper()
-    if not value.startswith("CL") or not value[2:].isdigit():
-        raise InvalidArgument("clue_id", f"expected CL followed by digits, got {public_id!r}")
-    return int(value[2:])
+    # ASCII digits, at most nine: "²" is a digit to str.isdigit() but not to int(), and a
+    # longer number is past the id column's range.
+    digits = value[2:]
+    if not value.startswith("CL") or not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        raise InvalidArgument("clue_id", f"expected CL followed by digits, got {public_id[:40]!r}")
+    return int(digits)
 
 
 def transition(
@@ -608,6 +614,8 @@ def assign(session: Session, clue: Clue, assignee: str, actor: str, now: datetim
     assignee = assignee.strip()
     if not assignee:
         raise InvalidArgument("assignee", "is required")
+    if len(assignee) > MAX_SUBJECT:
+        raise InvalidArgument("assignee", f"is longer than {MAX_SUBJECT} characters")
     clue.assignee = assignee
     clue.updated_at = now
     _note(session, clue, actor, "assignment", f"assigned to {assignee}", now)

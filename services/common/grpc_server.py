@@ -16,11 +16,15 @@ import kombu
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common import db, logs, metrics
+from services.common import db, logs, metrics, protoconv
 from services.common import settings as settings_mod
 from services.common.errors import XiaobaoError
 
 log = logging.getLogger(__name__)
+
+# Characters of a refusal's message: it travels percent-encoded in the status trailer (nine
+# bytes a Chinese character), which clients refuse beyond 8 KiB.
+MAX_MESSAGE = 300
 
 
 def _split(full_method: str) -> tuple[str, str]:
@@ -31,7 +35,8 @@ def _split(full_method: str) -> tuple[str, str]:
 
 
 class ErrorsAndMetrics(grpc.ServerInterceptor):
-    """Maps domain errors to status codes in one place and counts every call."""
+    """Maps domain errors to status codes in one place and counts every call; refuses a request
+    with U+0000 in any string field before a method sees it."""
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -46,7 +51,12 @@ class ErrorsAndMetrics(grpc.ServerInterceptor):
         def fail(context, exc: BaseException, started: float):
             if isinstance(exc, XiaobaoError):
                 record(exc.code, started)
-                context.abort(exc.code, exc.message)
+                # A message may quote the caller's input: cut short, or a megabyte of it would
+                # overflow the status trailer and reach the caller as RESOURCE_EXHAUSTED.
+                message = exc.message
+                if len(message) > MAX_MESSAGE:
+                    message = message[: MAX_MESSAGE - 1] + "…"
+                context.abort(exc.code, message)
             if db.is_unavailable(exc):
                 # Nothing was committed; the caller retries (with its request_id where it has one).
                 log.warning(
@@ -64,6 +74,7 @@ class ErrorsAndMetrics(grpc.ServerInterceptor):
             def unary_unary(request, context):
                 started = time.perf_counter()
                 try:
+                    protoconv.refuse_nul(request)
                     response = inner(request, context)
                 except grpc.RpcError:
                     raise
@@ -85,6 +96,7 @@ class ErrorsAndMetrics(grpc.ServerInterceptor):
             def unary_stream(request, context):
                 started = time.perf_counter()
                 try:
+                    protoconv.refuse_nul(request)
                     yield from inner_stream(request, context)
                 except Exception as exc:
                     if context.code() is not None:

@@ -144,7 +144,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
     def GetCase(self, request: pb.GetCaseRequest, context: grpc.ServicerContext):
         auth.require(context, *STAFF)
         with db.session_scope(self.factory) as session:
-            return case_message(cases.get_case(session, request.case_no), in_force()[1])
+            return case_message(cases.get_case(session, _case_no(request)), in_force()[1])
 
     def ListCases(self, request: pb.ListCasesRequest, context: grpc.ServicerContext):
         auth.require(context, *STAFF)
@@ -179,7 +179,9 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if at > now:
             raise InvalidArgument("contacted_at", "is in the future")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no, lock=True)
+            case = cases.get_case(session, _case_no(request), lock=True)
+            if at < case.received_at:
+                raise InvalidArgument("contacted_at", "is before the case was received")
             if any(e.type == "intake.first_contact_recorded" for e in case.events):
                 raise FailedPrecondition(f"first contact of {case.case_no} is already recorded")
             cases.record(
@@ -197,7 +199,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if not request.resolution.strip():
             raise InvalidArgument("resolution", "is required")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no, lock=True)
+            case = cases.get_case(session, _case_no(request), lock=True)
             if case.status in ("assigned", "answered") and case.kind in domain.ROUTED_KINDS:
                 raise FailedPrecondition(
                     f"case {case.case_no} is with an institution; it closes on their answer"
@@ -217,7 +219,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if at > now:
             raise InvalidArgument("withdrawn_at", "is in the future")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no, lock=True)
+            case = cases.get_case(session, _case_no(request), lock=True)
             if at < case.received_at:
                 raise InvalidArgument("withdrawn_at", "is before the case was received")
             cases.withdraw(session, case, at, principal.subject, reason)
@@ -230,7 +232,7 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
             raise InvalidArgument("preferred_form", f"unknown value {request.preferred_form}")
         form = MEDIATION_FORMS[request.preferred_form]
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no, lock=True)
+            case = cases.get_case(session, _case_no(request), lock=True)
             referrals.request_mediation(
                 session, case, datetime.now(UTC), principal.subject, reason, form, "consumer"
             )
@@ -244,9 +246,14 @@ class IntakeService(intake_pb2_grpc.IntakeServiceServicer):
         if len(request.note) > 500:
             raise InvalidArgument("note", "is longer than 500 characters")
         with db.session_scope(self.factory) as session:
-            case = cases.get_case(session, request.case_no, lock=True)
+            case = cases.get_case(session, _case_no(request), lock=True)
             cases.classify(session, case, fixed, principal.subject, request.note.strip())
             return case_message(case, in_force()[1])
+
+
+def _case_no(request) -> str:
+    """The request's case number: required, and no longer than a case number can be."""
+    return validation.text(request.case_no, "case_no", 24)
 
 
 def new_case(request: pb.SubmitCaseRequest) -> domain.NewCase:

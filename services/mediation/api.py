@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from services.common import auth, db, grpc_server, validation
 from services.common.errors import InvalidArgument
 from services.common.logs import mask_name, mask_phone
-from services.common.protoconv import from_timestamp, page, to_timestamp
+from services.common.protoconv import MAX_ID, from_timestamp, page, to_timestamp
 from services.common.validation import text as _text
 from services.mediation import domain, store
 from services.mediation.metrics import register_collector
@@ -46,6 +46,8 @@ def _amount(value: int, field: str) -> int:
 def _id(value: int, field: str) -> int:
     if value <= 0:
         raise InvalidArgument(field, "is required")
+    if value > MAX_ID:
+        raise InvalidArgument(field, "is not an id this server issued")
     return value
 
 
@@ -357,7 +359,7 @@ class MediationService(mediation_pb2_grpc.MediationServiceServicer):
                 request.confirm,
                 request.horizon_working_days,
                 request.time_limit_seconds,
-                list(request.request_ids),
+                [_id(r, "request_ids") for r in request.request_ids],
             )
             session.flush()
             return plan_message(result, _venue_names(session))
@@ -445,7 +447,9 @@ class MediationService(mediation_pb2_grpc.MediationServiceServicer):
             raise InvalidArgument("state", f"must be one of {', '.join(domain.SESSION_STATES)}")
         query = select(MediationSession)
         if request.request_id:
-            query = query.where(MediationSession.request_id == request.request_id)
+            query = query.where(
+                MediationSession.request_id == _id(request.request_id, "request_id")
+            )
         if request.mediator_id:
             query = query.where(MediationSession.mediator_id == request.mediator_id)
         if request.state:

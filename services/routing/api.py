@@ -462,13 +462,15 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
         elif relief != 0:
             raise InvalidArgument("relief_amount_fen", "must be 0 unless the outcome is monetary")
         contact = self._contact(request)
-        return self._act(
-            context,
-            _case_no(request),
-            lambda session, a, actor, now: store.answer(
-                session, a, outcome, text, relief, contact, actor, now
-            ),
-        )
+
+        def answer(session, a, actor, now):
+            if a.received_at and datetime.fromisoformat(contact["contacted_at"]) < a.received_at:
+                raise InvalidArgument(
+                    "contact.contacted_at", "is before the centre received the case"
+                )
+            store.answer(session, a, outcome, text, relief, contact, actor, now)
+
+        return self._act(context, _case_no(request), answer)
 
     @staticmethod
     def _contact(request) -> dict:
