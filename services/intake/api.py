@@ -106,7 +106,9 @@ def case_message(case: Case, policy: Policy, detail: bool = True) -> pb.Case:
             )
         )
     if detail:
-        for event in case.events:
+        # In the order things happened, as the clocks and the consumer's page read them: events
+        # travel on separate queues, so an acknowledgement may be recorded after the closing.
+        for event in sorted(case.events, key=lambda e: (e.at, e.id or 0)):
             msg.timeline.append(
                 pb.TimelineEntry(
                     at=to_timestamp(event.at),

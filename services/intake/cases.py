@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from rapidfuzz import fuzz
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from services.common import db, metrics, pii
 from services.common.clock import in_force
@@ -30,16 +30,16 @@ def get_case(session: Session, case_no: str, lock: bool = False) -> Case:
     query = select(Case).where(Case.case_no == case_no)
     if lock:
         # A writer records on the timeline, which reads the events and clocks: loaded here, before
-        # any change, so no autoflush writes the case row twice. The clocks (a few rows) come in
-        # the same query; only the case's own row is locked.
+        # any change, so no autoflush writes the case row twice. Each in its own SELECT after the
+        # lock is held: joined into the locking statement, PostgreSQL would give the clocks as
+        # they were when that statement began, before the writer it waited for committed, and a
+        # clock that writer added would be inserted a second time.
         query = (
-            query.with_for_update(of=Case)
-            .options(joinedload(Case.clocks), selectinload(Case.events))
+            query.with_for_update()
+            .options(selectinload(Case.clocks), selectinload(Case.events))
             .execution_options(populate_existing=True)
         )
-        case = session.execute(query).unique().scalar_one_or_none()
-    else:
-        case = session.scalar(query)
+    case = session.scalar(query)
     if case is None:
         raise CaseNotFound(case_no)
     return case
