@@ -110,11 +110,11 @@ class World:
 def _ring(serial: int) -> list[str]:
     """Six letters from one agent: blacklist screening raises one clue on them."""
     agent_phone, agent_id = unique_phone(), id_number(serial)
-    # Two rings, two templates: one letter for both would tie them into one ring.
+    # Two rings, two templates: one letter for both would tie them into one ring. Neither is
+    # like test_blacklist's 退保 letter, or its ring would merge with these into one clue.
     letter = (
-        "本人于2019年在{inst}购买保险,业务员未如实告知退保损失,未进行双录,投保单非本人亲笔签名。"
-        "根据退保新政,本人要求全额退保,退还全部保费{amount}元,维权不成功不收费,"
-        "否则将向监管部门持续投诉并提起诉讼。",
+        "我在{inst}的消费贷被收取高额服务费,现委托专业团队优化债务,要求只还本金并停止计息,"
+        "退还已付利息{amount}元,反催收协商由代理人全权处理,不同意将通过监管内部渠道持续投诉。",
         "我在{inst}的信用卡逾期后被暴力催收,要求停息挂账、个性化分期并修复征信记录,"
         "减免全部罚息{amount}元。委托专业团队代理协商,如不同意将持续向监管部门投诉。",
     )[serial % 2]
@@ -128,7 +128,7 @@ def _ring(serial: int) -> list[str]:
         )
         request.agent.CopyFrom(
             ipb.Agent(
-                name=("刘维权", "陈志远")[serial % 2],
+                name=("周海涛", "陈志远")[serial % 2],  # not test_blacklist's agent
                 id_number=agent_id,
                 phone=agent_phone,
                 authorization_reference=f"WT-{serial}-{i}",
