@@ -64,7 +64,6 @@ from bench.run import (
     _terminate,
     _with_vhost,
     child_env,
-    free_port,
     ratio_text,
     render,
     run_sequential,
@@ -171,6 +170,8 @@ def own_vhost(uri: str, console) -> Iterator[str]:
 
 
 def platform_env(database_url: str, amqp_uri: str, data_dir: Path, opts: Options) -> dict:
+    from services.platform import free_ports_env
+
     env = {
         "XIAOBAO_DATABASE_URL": database_url,
         "XIAOBAO_AMQP_URI": amqp_uri,
@@ -186,15 +187,9 @@ def platform_env(database_url: str, amqp_uri: str, data_dir: Path, opts: Options
         "XIAOBAO_TLS_CLIENT_KEY": "",
         "XIAOBAO_ROUTING_POLICY_FILE": "",
     }
+    env.update(free_ports_env())  # the consumers' page too, in intake's api
     for service in SERVICES:
-        upper = service.upper()
-        grpc_port = free_port()
-        env[f"XIAOBAO_{upper}_GRPC_PORT"] = str(grpc_port)
-        env[f"XIAOBAO_{upper}_ADDR"] = f"127.0.0.1:{grpc_port}"
-        env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(free_port())
-        env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(free_port())
-        env[f"XIAOBAO_{upper}_DATABASE_URL"] = ""  # the run's database, schema per service
-    env["XIAOBAO_INTAKE_HTTP_PORT"] = str(free_port())  # the consumers' page, in intake's api
+        env[f"XIAOBAO_{service.upper()}_DATABASE_URL"] = ""  # the run's database, a schema each
     return env
 
 

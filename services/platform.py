@@ -28,6 +28,28 @@ class BrokerUnreachable(RuntimeError):
     pass
 
 
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_ports_env(services: tuple[str, ...] = settings_mod.SERVICES) -> dict[str, str]:
+    """Settings that put every api, /metrics endpoint and the consumers' HTTP page of `services`
+    on free ports, so a platform (of a test, a benchmark) starts beside any other one."""
+    env: dict[str, str] = {}
+    for service in services:
+        upper, port = service.upper(), free_port()
+        env[f"XIAOBAO_{upper}_GRPC_PORT"] = str(port)
+        env[f"XIAOBAO_{upper}_ADDR"] = f"127.0.0.1:{port}"
+        env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(free_port())
+        env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(free_port())
+    if "intake" in services:
+        env["XIAOBAO_INTAKE_HTTP_PORT"] = str(free_port())
+    return env
+
+
 def check_broker(amqp_uri: str, timeout: float = 3.0) -> None:
     try:
         with kombu.Connection(amqp_uri, connect_timeout=timeout) as conn:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,8 +20,7 @@ import psycopg
 import pytest
 
 from services.common import auth
-from services.common.settings import SERVICES
-from services.platform import Platform, check_broker
+from services.platform import Platform, check_broker, free_port, free_ports_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("XIAOBAO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -30,10 +28,8 @@ AMQP_HOST = os.environ.get("XIAOBAO_TEST_AMQP_HOST", "127.0.0.1:5672")
 TEST_SECRET = "integration-test-secret-0123456789abcdef"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Kept under this name for the tests that take one port for a process of their own.
+_free_port = free_port
 
 
 @pytest.fixture(scope="session")
@@ -87,14 +83,7 @@ def platform_env(database_url: str, amqp_uri: str, tmp_path_factory) -> dict[str
         # Routing's deadline sweep runs often, so a backdated clock is noticed within the test.
         "XIAOBAO_ROUTING_SWEEP_SECONDS": "0.5",
     }
-    for service in SERVICES:
-        upper = service.upper()
-        grpc_port = _free_port()
-        env[f"XIAOBAO_{upper}_GRPC_PORT"] = str(grpc_port)
-        env[f"XIAOBAO_{upper}_ADDR"] = f"127.0.0.1:{grpc_port}"
-        env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(_free_port())
-        env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(_free_port())
-    env["XIAOBAO_INTAKE_HTTP_PORT"] = str(_free_port())
+    env.update(free_ports_env())
     return env
 
 

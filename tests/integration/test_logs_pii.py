@@ -22,8 +22,8 @@ import pytest
 
 from services.common import pii
 from services.common.settings import SERVICES
-from services.platform import check_broker
-from tests.integration.conftest import AMQP_HOST, PG_ADMIN_URL, ROOT, _free_port
+from services.platform import check_broker, free_ports_env
+from tests.integration.conftest import AMQP_HOST, PG_ADMIN_URL, ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -71,18 +71,12 @@ def demo_day(own_database, own_vhost, tmp_path_factory) -> dict:
             "XIAOBAO_DATA_DIR": str(data_dir),
             "XIAOBAO_AUTH_SECRET": SECRET,
             "XIAOBAO_PII_KEY": SECRET,
-            "XIAOBAO_INTAKE_HTTP_PORT": str(_free_port()),
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "gen" / "python")]),
             # Wide enough that the console never wraps a name or a number over two lines.
             "COLUMNS": "400",
         }
     )
-    for service in SERVICES:
-        upper, port = service.upper(), _free_port()
-        env[f"XIAOBAO_{upper}_GRPC_PORT"] = str(port)
-        env[f"XIAOBAO_{upper}_ADDR"] = f"127.0.0.1:{port}"
-        env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(_free_port())
-        env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(_free_port())
+    env.update(free_ports_env())
     done = subprocess.run(
         [sys.executable, "-m", "services.cli", "demo", "--once"],
         cwd=ROOT,

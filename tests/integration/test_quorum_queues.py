@@ -21,13 +21,12 @@ import pytest
 from amqp.exceptions import PreconditionFailed
 
 from services.common import messaging
-from services.platform import Platform
+from services.platform import Platform, free_ports_env
 from tests.integration.conftest import (
     AMQP_HOST,
     PG_ADMIN_URL,
     ROOT,
     TEST_SECRET,
-    _free_port,
     eventually,
     xiaobao,
 )
@@ -101,11 +100,7 @@ def env(vhost: str, quorum_database: str, tmp_path_factory) -> dict[str, str]:
         "XIAOBAO_PII_KEY": TEST_SECRET,
         "XIAOBAO_OUTBOX_POLL_SECONDS": "0.1",
     }
-    for service in ("intake", CONSUMER):
-        upper = service.upper()
-        env[f"XIAOBAO_{upper}_GRPC_PORT"] = str(_free_port())
-        env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(_free_port())
-        env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(_free_port())
+    env.update(free_ports_env(("intake", CONSUMER)))
     for service in ("intake", CONSUMER):
         migrated = xiaobao(env, "db", "upgrade", service)
         assert migrated.returncode == 0, migrated.stderr

@@ -28,7 +28,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.common import auth
 from services.common.clients import stub
 from services.common.settings import SERVICES
-from services.platform import Platform, Process
+from services.platform import Platform, Process, free_port, free_ports_env
 from xiaobao.intake.v1 import intake_pb2 as ipb
 from xiaobao.routing.v1 import routing_pb2 as rpb
 
@@ -36,14 +36,6 @@ ROOT = Path(__file__).resolve().parents[3]
 SECRET = "faults-test-secret-0123456789abcdef0123"
 NODE = "pingan-life-tj"
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(check, timeout: float, what: str, interval: float = 0.2):
@@ -248,14 +240,7 @@ def platform_env(rabbit: PrivateRabbit, pg: PrivatePostgres, data_dir: Path) -> 
         "XIAOBAO_READINESS_SECONDS": "0.5",
         "XIAOBAO_ROUTING_SWEEP_SECONDS": "2",
     }
-    for service in SERVICES:
-        upper = service.upper()
-        port = free_port()
-        env[f"XIAOBAO_{upper}_GRPC_PORT"] = str(port)
-        env[f"XIAOBAO_{upper}_ADDR"] = f"127.0.0.1:{port}"
-        env[f"XIAOBAO_{upper}_METRICS_PORT"] = str(free_port())
-        env[f"XIAOBAO_{upper}_WORKER_METRICS_PORT"] = str(free_port())
-    env["XIAOBAO_INTAKE_HTTP_PORT"] = str(free_port())
+    env.update(free_ports_env())
     return env
 
 
