@@ -5,6 +5,7 @@ memory after restoring a stored state, from bench/screening_service.py).
     .venv/bin/python bench/screening.py                  # 50,000 generated cases
     .venv/bin/python bench/screening.py --cases 1000000  # the 1-million-case batch memory figure
     .venv/bin/python bench/screening.py --stored 1000000 # the worker's 1-million-case figures
+                                                         # (bench/screening_service.py --cases)
 
 Prints figures; asserts nothing. See bench/README.md for what each figure means.
 """
@@ -137,7 +138,7 @@ def main() -> None:
     if not args.no_service:
         print()
         service = [sys.executable, str(Path(__file__).with_name("screening_service.py"))]
-        service += ["--events", str(args.events), "--stored", str(args.stored)]
+        service += ["--events", str(args.events), "--cases", str(args.stored)]
         subprocess.run(service + (["--pg", args.pg] if args.pg else []), check=True)
 
 

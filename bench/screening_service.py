@@ -2,22 +2,25 @@
 case, and the worker's resident memory after restoring a large stored state.
 
     .venv/bin/python bench/screening_service.py                      # 2,000 events, 100,000 stored
-    .venv/bin/python bench/screening_service.py --stored 1000000     # the 1-million-case figures
+    .venv/bin/python bench/screening_service.py --cases 1000000      # the 1-million-case figures
     .venv/bin/python bench/screening_service.py --pg postgresql://postgres@127.0.0.1:5432/test
 
 Per event: `store.ScreeningState.screen` for each case in its own transaction on SQLite (what
 `BlacklistWorker.on_case_received` does, minus the broker): prepare, catch up with other
 replicas, score, store the case and its contact points, clue and outbox rows when flagged.
-Stored: the same rows written in bulk for `--stored` generated cases; bytes per case is the
+Stored: the same rows written in bulk for `--cases` generated cases (each with the template the
+worker would have given it, as the worker stores it); bytes per case is the
 database's size (SQLite file after a checkpoint; PostgreSQL `pg_total_relation_size` of the
 tables, with `--pg`) divided by the cases. Restore: a child process opens that database and
-restores a screener from it (`ScreeningState.restore`), printing its VmRSS against a child that
-only imports the same modules. Prints figures; asserts nothing.
+restores a screener from it (`ScreeningState.restore`, what the worker does at start), printing
+the restore's seconds, its VmRSS (read from /proc) and peak, against a child that only imports
+the same modules as the worker. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -35,9 +38,11 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 sys.path[:0] = [{root!r}, {root!r} + "/gen/python"]
+import gc, json
+import nameko.events, nameko.extensions, prometheus_client, psycopg  # what the worker imports
 from services.blacklist import store
 from services.common import db
-seconds, n = 0.0, 0
+seconds, n, size = 0.0, 0, {{}}
 if {run}:
     factory = db.session_factory("blacklist")
     state = store.ScreeningState()
@@ -45,8 +50,11 @@ if {run}:
     with db.session_scope(factory) as session:
         n = state.restore(session)
     seconds = time.perf_counter() - t
+    size = state.screener.size()
+    db.engine_for("blacklist").dispose()
+gc.collect()
 status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-print(n, seconds, status["VmRSS"].split()[0], status["VmHWM"].split()[0])
+print(n, seconds, status["VmRSS"].split()[0], status["VmHWM"].split()[0], json.dumps(size))
 """
 
 
@@ -133,6 +141,7 @@ def bulk_store(cases: list[dict], url: str, tmp: str) -> float:
         for case in cases[start : start + chunk]:
             p = payload(case, key)
             prepared = screener.prepare(store.case_input(p, key))
+            features = screener.apply(prepared)  # the template the worker would give it
             rows.append(
                 {
                     "id": next_id,
@@ -148,8 +157,8 @@ def bulk_store(cases: list[dict], url: str, tmp: str) -> float:
                     "points": [list(x) for x in prepared.points],
                     "signature": screening.signature_bytes(prepared.signature),
                     "lexicon": store._lexicon_json(prepared.lexicon),
-                    "template_key": "",
-                    "similarity": 0.0,
+                    "template_key": screener.template_key(features.template),
+                    "similarity": features.similarity,
                     "score": 0.0,
                     "flagged": False,
                     "ring_id": "",
@@ -193,7 +202,7 @@ def stored_bytes(url: str, tmp: str) -> int:
     return Path(url.removeprefix("sqlite:///")).stat().st_size
 
 
-def child(env: dict[str, str], run: bool) -> tuple[int, float, int, int]:
+def child(env: dict[str, str], run: bool) -> tuple[int, float, int, int, dict]:
     code = _CHILD.format(root=str(ROOT), run=run)
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -203,19 +212,42 @@ def child(env: dict[str, str], run: bool) -> tuple[int, float, int, int]:
         timeout=7200,
         env={**os.environ, **env},
     )
-    n, seconds, rss, hwm = done.stdout.split()
-    return int(n), float(seconds), int(rss), int(hwm)
+    n, seconds, rss, hwm, size = done.stdout.strip().splitlines()[-1].split(" ", 4)
+    return int(n), float(seconds), int(rss), int(hwm), json.loads(size)
+
+
+def restore_figures(env: dict[str, str]) -> None:
+    _, _, base_rss, _, _ = child(env, run=False)
+    restored, seconds, rss, hwm, size = child(env, run=True)
+    per = (rss - base_rss) * 1024 / max(restored, 1)
+    print(
+        f"worker restore: {restored:,} cases in {seconds:.1f} s ({restored / seconds:,.0f} cases/s); "
+        f"VmRSS {rss / 1024:,.0f} MiB (imports alone {base_rss / 1024:,.0f} MiB, peak {hwm / 1024:,.0f} MiB) = "
+        f"{per:,.0f} bytes a case above the imports; state: "
+        + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in size.items())
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000, help="cases screened one by one")
-    parser.add_argument("--stored", type=int, default=100_000, help="cases stored in bulk")
+    parser.add_argument(
+        "--cases", "--stored", type=int, default=100_000, help="cases stored, then restored"
+    )
     parser.add_argument("--pg", default="", help="a PostgreSQL URL (a schema is created)")
+    parser.add_argument(
+        "--keep",
+        default="",
+        help="a SQLite file for the stored cases: written if absent, else only restored from",
+    )
     args = parser.parse_args()
+    if args.keep and Path(args.keep).exists():
+        env = env_for(f"sqlite:///{Path(args.keep).resolve()}", str(Path(args.keep).parent))
+        restore_figures(env)
+        return
 
     with tempfile.TemporaryDirectory(prefix="xiaobao-screening-service-") as tmp:
-        cases, _truth = generate(max(args.events, args.stored))
+        cases, _truth = generate(max(args.events, args.cases))
         n, seconds, flagged = per_event(cases[: args.events], tmp)
         print(
             f"per event, stored on SQLite: {n:,} cases in {seconds:.1f} s = {n / seconds:,.0f} cases/s, {flagged} flagged"
@@ -224,26 +256,21 @@ def main() -> None:
         if args.pg:
             schema = f"bench_blacklist_{os.getpid()}"
             url = args.pg + ("&" if "?" in args.pg else "?") + f"xiaobao_schema={schema}"
+        elif args.keep:
+            url = f"sqlite:///{Path(args.keep).resolve()}"
         else:
             url = f"sqlite:///{tmp}/stored.db"
         env = env_for(url, tmp)
-        seconds = bulk_store(cases[: args.stored], url, tmp)
+        seconds = bulk_store(cases[: args.cases], url, tmp)
         size = stored_bytes(url, tmp)
-        per_case = size / args.stored
+        per_case = size / args.cases
         print(
-            f"stored {args.stored:,} cases in bulk in {seconds:.0f} s; "
+            f"stored {args.cases:,} cases in bulk in {seconds:.0f} s; "
             f"{'PostgreSQL' if args.pg else 'SQLite'} size {size / 2**20:,.0f} MiB = "
             f"{per_case:,.0f} bytes a case -> {per_case * 1e6 / 2**30:,.2f} GiB at 1,000,000 cases"
         )
         del cases
-        _, _, base_rss, _ = child(env, run=False)
-        restored, seconds, rss, hwm = child(env, run=True)
-        per = (rss - base_rss) * 1024 / max(restored, 1)
-        print(
-            f"worker restore: {restored:,} cases in {seconds:.0f} s ({restored / seconds:,.0f} cases/s); "
-            f"VmRSS {rss / 1024:,.0f} MiB (imports alone {base_rss / 1024:,.0f} MiB, peak {hwm / 1024:,.0f} MiB) = "
-            f"{per:,.0f} bytes a case -> {(base_rss * 1024 + per * 1e6) / 2**30:,.2f} GiB at 1,000,000 cases"
-        )
+        restore_figures(env)
         if args.pg:
             from sqlalchemy import text
 

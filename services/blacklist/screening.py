@@ -8,11 +8,12 @@ Pure: no database, no clock. A `Screener` holds what it has seen so far in memor
   identities from the structured fields and the free text, normalised and kept only as keyed
   hashes (`services.common.pii.keyed_hash`), each with the complainants and institutions it
   was seen with;
-- templates: near-duplicate letters (MinHash over character 3-shingles, datasketch, with a
-  compact banded LSH of its own); only a cluster's first letter is kept in the LSH, later copies
-  just join its cluster;
+- templates: near-duplicate letters (MinHash over character 3-shingles with datasketch's
+  permutations, and a compact banded LSH of its own); only a cluster's first letter is kept in
+  the LSH, later copies just join its cluster;
 - bursts: complaints per institution per day against that institution's usual daily rate;
-- rings: a union-find over complainants, contact points and templates. Addresses never link
+- rings: a union-find over complainants, joined by the contact points and templates they
+  share. Addresses never link
   (a care home is not a ring) and neither do short texts (a mass incident writes alike). A
   group is a ring from RING_MIN complainants with at least one contact point shared by
   SHARED_MIN of them: look-alike letters alone, or a couple's phone, do not make one.
@@ -20,7 +21,8 @@ Pure: no database, no clock. A `Screener` holds what it has seen so far in memor
 `screen(case)` indexes a case and scores it against everything seen so far (incremental: early
 members of a ring score low until the ring shows). `screen_all(cases)` is the batch mode: it
 indexes every case first and then scores each one against the whole set, so the first letter of
-a ring is flagged as surely as the last. Ring ids are stable within one run, not across runs.
+a ring is flagged as surely as the last. A ring's id is named after its member with the smallest
+key: the same whatever the order its cases came in (it changes when two groups merge).
 
 Score: the sum of the weights below, capped at 1; a case is flagged at FLAG_THRESHOLD. Wording
 alone (lexicon) and a shared address alone cannot reach it. A case in a burst that shares no
@@ -31,7 +33,8 @@ known agent's (rapidfuzz). `Screener.discounts` holds the down-weighting of evid
 dismissed clues (per contact point, template and lexicon phrase); scoring multiplies by it.
 
 The service (`services.blacklist.store`) feeds the screener keyed hashes only (`CaseInput`'s
-hashed_points and complainant_key) and restores it from stored `Prepared` cases.
+hashed_points and complainant_key) and restores it in bulk from stored cases (`StateLoader`).
+The state is typed arrays, not an object per case (see "State" below): ~190 bytes a case.
 """
 
 from __future__ import annotations
@@ -39,15 +42,15 @@ from __future__ import annotations
 import hashlib
 import heapq
 import re
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 import ahocorasick
 import numpy as np
-from datasketch import MinHash
 from rapidfuzz import fuzz, process
 
 from services.common import settings as settings_mod
@@ -359,112 +362,318 @@ def extract_points(case: CaseInput) -> list[tuple[str, str, str]]:
 # State
 
 
-class _UnionFind:
-    """Union by size with path halving; each root carries the ring's running evidence."""
+# The state is held in typed arrays (`array`, numpy), not in a Python object per case: at a
+# million stored cases a dict entry, a str and a small object per complainant and contact point
+# cost ~1.3 KB a case, the arrays ~60 bytes. Keyed hashes are held as the 64-bit ints their 16
+# hex digits spell. Lookups go to sorted arrays (numpy.searchsorted) built in bulk when the
+# worker restores, plus a dict of what was added since; the dict is merged into the arrays
+# once it holds _MERGE_AT entries.
 
-    __slots__ = ("parent", "stats")
+_MERGE_AT = 65_536
+_NO = -1
+
+
+def _key(h: str) -> int:
+    """A keyed hash (its first 16 hex digits) as the 64-bit int the arrays hold."""
+    return int(h[:_HASH_CHARS], 16)
+
+
+def _node(key: int) -> str:
+    """A complainant's node name, as `Prepared.complainant` spells it."""
+    return f"c{key:016x}"
+
+
+def _sorted_lookup(base: np.ndarray, key: int) -> int:
+    """Index of `key` in the sorted uint64 array `base`, or -1."""
+    if not len(base):
+        return _NO
+    k = np.uint64(key)
+    i = int(np.searchsorted(base, k))
+    return i if i < len(base) and base[i] == k else _NO
+
+
+class _Complainants:
+    """Complainants by keyed hash (an int id each) and the union-find that groups them: a ring
+    is a group. A contact point or template seen with several complainants joins them; the
+    group's evidence sits in its root's slot: complainants, contact points shared by
+    SHARED_MIN or more, templates shared by two or more, institutions (a bit each for the 64
+    commonest, a set beyond), the members in the order they joined (a linked list: `next`,
+    `tail`) and the member with the smallest key (the ring's name: the same in every replica)."""
+
+    __slots__ = (
+        "added",
+        "base",
+        "base_ids",
+        "insts",
+        "keys",
+        "least",
+        "more_insts",
+        "next",
+        "parent",
+        "points",
+        "size",
+        "tail",
+        "templates",
+    )
 
     def __init__(self) -> None:
-        # Nodes: "c<hash>" a complainant, "<hash>" a contact point, an int a letter template.
-        self.parent: dict[str | int, str | int] = {}
-        # root → [complainants, points of >= SHARED_MIN complainants, templates, institutions,
-        # complainant nodes]; only for roots that have any (most contact points never do: memory).
-        self.stats: dict[str | int, list] = {}
+        self.base = np.empty(0, np.uint64)  # sorted keys
+        self.base_ids = np.empty(0, np.int32)
+        self.added: dict[int, int] = {}  # key → id, since the last merge
+        self.keys = array("Q")
+        self.parent = array("i")
+        self.size = array("i")
+        self.points = array("i")
+        self.templates = array("i")
+        self.insts = array("Q")
+        self.more_insts: dict[int, set[int]] = {}  # root → institution ids from 64 on
+        self.next = array("i")
+        self.tail = array("i")
+        self.least = array("i")
 
-    def add(self, node: str | int) -> bool:
-        if node in self.parent:
-            return False
-        self.parent[node] = node
-        return True
+    def __len__(self) -> int:
+        return len(self.keys)
 
-    def evidence(self, root: str | int) -> list:
-        ev = self.stats.get(root)
-        if ev is None:
-            # Institutions: one name until a second one comes (a set costs 216 bytes).
-            ev = self.stats[root] = [0, 0, 0, None, []]
-        return ev
+    def get(self, key: int) -> int:
+        cid = self.added.get(key)
+        if cid is not None:
+            return cid
+        i = _sorted_lookup(self.base, key)
+        return _NO if i == _NO else int(self.base_ids[i])
 
-    def find(self, node: str | int) -> str | int:
+    def add(self, key: int) -> int:
+        cid = len(self.keys)
+        self.keys.append(key)
+        for column, value in (
+            (self.parent, cid),
+            (self.size, 1),
+            (self.points, 0),
+            (self.templates, 0),
+            (self.next, _NO),
+            (self.tail, cid),
+            (self.least, cid),
+        ):
+            column.append(value)
+        self.insts.append(0)
+        self.added[key] = cid
+        if len(self.added) >= _MERGE_AT:
+            self._merge()
+        return cid
+
+    def _merge(self) -> None:
+        keys = np.concatenate([self.base, np.fromiter(self.added, np.uint64, len(self.added))])
+        ids = np.concatenate(
+            [self.base_ids, np.fromiter(self.added.values(), np.int32, len(self.added))]
+        )
+        order = np.argsort(keys, kind="stable")
+        self.base, self.base_ids, self.added = keys[order], ids[order], {}
+
+    def find(self, c: int) -> int:
         parent = self.parent
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
 
-    def union(self, a: str | int, b: str | int) -> str | int:
+    def add_institution(self, root: int, inst: int) -> None:
+        if inst < 64:
+            self.insts[root] |= 1 << inst
+        else:
+            self.more_insts.setdefault(root, set()).add(inst)
+
+    def institutions(self, root: int) -> int:
+        return self.insts[root].bit_count() + len(self.more_insts.get(root, ()))
+
+    def union(self, a: int, b: int) -> int:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ra
-        sa, sb = self.stats.get(ra), self.stats.get(rb)
-        if sb is None:
-            self.parent[rb] = ra
-            return ra
-        if sa is None:
-            self.parent[ra] = rb
-            return rb
-        if sa[0] < sb[0]:
-            ra, rb, sa, sb = rb, ra, sb, sa
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
         self.parent[rb] = ra
-        sa[0] += sb[0]
-        sa[1] += sb[1]
-        sa[2] += sb[2]
-        sa[3] = _institutions_union(sa[3], sb[3])
-        sa[4].extend(sb[4])
-        del self.stats[rb]
+        self.size[ra] += self.size[rb]
+        self.points[ra] += self.points[rb]
+        self.templates[ra] += self.templates[rb]
+        self.insts[ra] |= self.insts[rb]
+        more = self.more_insts.pop(rb, None)
+        if more:
+            self.more_insts.setdefault(ra, set()).update(more)
+        self.next[self.tail[ra]] = rb  # ra's members, then rb's
+        self.tail[ra] = self.tail[rb]
+        if self.keys[self.least[rb]] < self.keys[self.least[ra]]:
+            self.least[ra] = self.least[rb]
         return ra
 
-
-def _institutions_union(a: str | set | None, b: str | set | None) -> str | set | None:
-    if a is None or a == b:
-        return b
-    if b is None:
-        return a
-    if isinstance(a, str):
-        a = {a}
-    if isinstance(b, str):
-        a.add(b)
-    else:
-        a |= b
-    return a
+    def members(self, root: int) -> list[int]:
+        out, c, nxt = [], root, self.next
+        while c != _NO:
+            out.append(c)
+            c = nxt[c]
+        return out
 
 
-def _count(institutions: str | set | None) -> int:
-    if institutions is None:
-        return 0
-    return 1 if isinstance(institutions, str) else len(institutions)
+class _Points:
+    """Contact points by keyed hash: the first complainant and institution seen with each, in
+    sorted arrays; the few seen with more than one complainant or institution in full."""
+
+    __slots__ = ("added", "base", "base_first", "shared")
+
+    def __init__(self) -> None:
+        self.base = np.empty(0, np.uint64)
+        self.base_first = np.empty((0, 2), np.int32)  # complainant id, institution id
+        self.added: dict[int, tuple[int, int]] = {}
+        self.shared: dict[int, tuple[set[int], set[int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.added)
+
+    def first(self, key: int) -> tuple[int, int] | None:
+        rec = self.added.get(key)
+        if rec is not None:
+            return rec
+        i = _sorted_lookup(self.base, key)
+        return None if i == _NO else (int(self.base_first[i, 0]), int(self.base_first[i, 1]))
+
+    def see(self, key: int, cid: int, inst: int) -> tuple[int, int]:
+        """(the point's first complainant or -1 if the point is new, how many complainants it
+        has now if `cid` is new to it, else 0)."""
+        rec = self.first(key)
+        if rec is None:
+            self.added[key] = (cid, inst)
+            if len(self.added) >= _MERGE_AT:
+                self._merge()
+            return _NO, 1
+        c0, i0 = rec
+        both = self.shared.get(key)
+        if both is None:
+            if cid == c0 and inst == i0:
+                return c0, 0
+            both = self.shared[key] = ({c0}, {i0})
+        complainants, institutions = both
+        institutions.add(inst)
+        if cid in complainants:
+            return c0, 0
+        complainants.add(cid)
+        return c0, len(complainants)
+
+    def counts(self, key: int) -> tuple[int, int]:
+        both = self.shared.get(key)
+        return (1, 1) if both is None else (len(both[0]), len(both[1]))
+
+    def _merge(self) -> None:
+        n = len(self.added)
+        keys = np.concatenate([self.base, np.fromiter(self.added, np.uint64, n)])
+        first = np.concatenate(
+            [
+                self.base_first,
+                np.fromiter(
+                    (v for pair in self.added.values() for v in pair), np.int32, 2 * n
+                ).reshape(n, 2),
+            ]
+        )
+        order = np.argsort(keys, kind="stable")
+        self.base, self.base_first, self.added = keys[order], first[order], {}
 
 
-class _Seen:
-    """Complainants and institutions seen with one point or template (a set only once shared)."""
+class _Pairs:
+    """A set of (id, id) pairs packed in int64: a sorted array and the pairs added since."""
 
-    __slots__ = ("complainants", "institutions", "kind")
+    __slots__ = ("added", "base")
 
-    def __init__(self, kind: str, complainant: str, institution: str) -> None:
-        self.kind = kind
-        self.complainants: str | set[str] = complainant
-        self.institutions: str | set[str] = institution
+    def __init__(self) -> None:
+        self.base = np.empty(0, np.int64)
+        self.added: set[int] = set()
 
-    def add(self, complainant: str, institution: str) -> int:
-        """How many complainants now, if `complainant` is new here; else 0."""
-        added = 0
-        if isinstance(self.complainants, str):
-            if complainant != self.complainants:
-                self.complainants = {self.complainants, complainant}
-                added = 2
-        elif complainant not in self.complainants:
-            self.complainants.add(complainant)
-            added = len(self.complainants)
-        if isinstance(self.institutions, str):
-            if institution != self.institutions:
-                self.institutions = {self.institutions, institution}
+    def add(self, a: int, b: int) -> bool:
+        """True if the pair is new."""
+        k = (a << 32) | b
+        if k in self.added:
+            return False
+        base = self.base
+        if len(base):
+            i = int(np.searchsorted(base, k))
+            if i < len(base) and base[i] == k:
+                return False
+        self.added.add(k)
+        if len(self.added) >= _MERGE_AT:
+            self.base = np.union1d(self.base, np.fromiter(self.added, np.int64))
+            self.added = set()
+        return True
+
+
+class _Templates:
+    """Letter templates (near-duplicate letters): the case number of each one's first letter,
+    complainants and institutions per template (as pairs), the LSH bands over the first
+    letters and, in memory mode, their signatures."""
+
+    __slots__ = ("bands", "case", "first", "long_case", "m", "n", "sigs", "with_c", "with_i")
+
+    def __init__(self, keep_signatures: bool) -> None:
+        self.case = np.empty(0, "S24")  # grown by doubling; len(self.first) is the count
+        self.long_case: dict[int, str] = {}  # case numbers that do not fit 24 ASCII bytes
+        self.first = array("i")  # the first letter's complainant
+        self.n = array("i")
+        self.m = array("i")
+        self.with_c = _Pairs()
+        self.with_i = _Pairs()
+        self.bands = _Bands()
+        self.sigs: np.ndarray | None = (
+            np.empty((0, NUM_PERM), np.uint32) if keep_signatures else None
+        )
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def key(self, tid: int) -> str:
+        long = self.long_case.get(tid)
+        return long if long is not None else self.case[tid].decode()
+
+    def find(self, case_no: str) -> int | None:
+        hits = np.flatnonzero(self.case[: len(self)] == case_no.encode()[:24])
+        for tid in hits.tolist():
+            if self.key(tid) == case_no:
+                return tid
+        for tid, long in self.long_case.items():
+            if long == case_no:
+                return tid
+        return None
+
+    def add(self, case_no: str, cid: int, inst: int, signature: np.ndarray | None) -> int:
+        tid = len(self)
+        if tid == len(self.case):
+            self.case = np.resize(self.case, max(1024, 2 * tid))
+        raw = case_no.encode()
+        if len(raw) <= 24 and raw.isascii():
+            self.case[tid] = raw
         else:
-            self.institutions.add(institution)
-        return added
+            self.case[tid] = b""
+            self.long_case[tid] = case_no
+        self.first.append(cid)
+        self.n.append(1)
+        self.m.append(1)
+        self.with_c.add(tid, cid)
+        self.with_i.add(tid, inst)
+        if signature is not None:
+            self.bands.insert(tid, _Bands.keys(signature))
+            if self.sigs is not None:
+                if tid >= len(self.sigs):
+                    grown = np.zeros((max(1024, 2 * tid), NUM_PERM), np.uint32)
+                    grown[: len(self.sigs)] = self.sigs
+                    self.sigs = grown
+                self.sigs[tid] = signature
+        return tid
 
-    def counts(self) -> tuple[int, int]:
-        n = 1 if isinstance(self.complainants, str) else len(self.complainants)
-        m = 1 if isinstance(self.institutions, str) else len(self.institutions)
-        return n, m
+    def see(self, tid: int, cid: int, inst: int) -> int:
+        """How many complainants the template has now if `cid` is new to it, else 0."""
+        if self.with_i.add(tid, inst):
+            self.m[tid] += 1
+        if not self.with_c.add(tid, cid):
+            return 0
+        self.n[tid] += 1
+        return self.n[tid]
+
+    def counts(self, tid: int) -> tuple[int, int]:
+        return self.n[tid], self.m[tid]
 
 
 @dataclass(slots=True)
@@ -571,56 +780,95 @@ class KnownAgents:
 
 
 class _Bands:
-    """MinHash LSH over the templates' first letters, compact: one dict of band keys (a Python
-    hash of the band number and its 4 values) to a template id, or a list of them once shared.
-    datasketch's MinHashLSH keeps a bytes key and a set per band and letter: ~4 KB a letter."""
+    """MinHash LSH over the templates' first letters: BANDS keys per letter (a 64-bit mix of the
+    band number and its ROWS values), in a sorted array of (key, template) and a dict of those
+    added since the last merge. A bucket's templates are read newest first."""
 
-    __slots__ = ("buckets",)
+    __slots__ = ("added", "base", "base_tids", "pending")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, int | list[int]] = {}
+        self.base = np.empty(0, np.uint64)
+        self.base_tids = np.empty(0, np.int32)
+        self.added: dict[int, int | list[int]] = {}
+        self.pending = 0
 
     @staticmethod
     def keys(signature: np.ndarray) -> list[int]:
-        raw = signature.astype("<u4", copy=False).tobytes()
-        step = ROWS * 4
-        return [hash((i, raw[i * step : (i + 1) * step])) for i in range(BANDS)]
+        return _band_keys(signature[None, :])[0].tolist()
 
     def insert(self, tid: int, keys: list[int]) -> None:
-        buckets = self.buckets
+        added = self.added
         for k in keys:
-            current = buckets.get(k)
+            current = added.get(k)
             if current is None:
-                buckets[k] = tid
+                added[k] = tid
             elif type(current) is int:
-                buckets[k] = [current, tid]
+                added[k] = [current, tid]
             else:
                 current.append(tid)
+        self.pending += 1
+        if self.pending * BANDS >= _MERGE_AT:
+            self._merge()
+
+    def load(self, keys: np.ndarray, tids: np.ndarray) -> None:
+        """All at once (restore): keys is (templates, BANDS) for the templates `tids`."""
+        flat_keys = keys.reshape(-1)
+        flat_tids = np.repeat(tids.astype(np.int32), BANDS)
+        order = np.lexsort((flat_tids, flat_keys))
+        self.base, self.base_tids = flat_keys[order], flat_tids[order]
+        self.added, self.pending = {}, 0
+
+    def _merge(self) -> None:
+        keys, tids = [], []
+        for k, current in self.added.items():
+            for t in [current] if type(current) is int else current:
+                keys.append(k)
+                tids.append(t)
+        all_keys = np.concatenate([self.base, np.array(keys, np.uint64)])
+        all_tids = np.concatenate([self.base_tids, np.array(tids, np.int32)])
+        order = np.lexsort((all_tids, all_keys))
+        self.base, self.base_tids = all_keys[order], all_tids[order]
+        self.added, self.pending = {}, 0
 
     def query(self, keys: list[int]) -> list[int]:
         """Templates sharing a band, those sharing the most first (at most CANDIDATES)."""
         counts: dict[int, int] = {}
-        buckets = self.buckets
-        for k in keys:
-            current = buckets.get(k)
-            if current is None:
-                continue
-            if type(current) is int:
-                counts[current] = counts.get(current, 0) + 1
-            else:
+        added = self.added
+        base = self.base
+        if len(base):
+            wanted = np.array(keys, np.uint64)
+            lo = np.searchsorted(base, wanted, "left").tolist()
+            hi = np.searchsorted(base, wanted, "right").tolist()
+        for i, k in enumerate(keys):
+            bucket: list[int] = []
+            if len(base) and hi[i] > lo[i]:
                 # A band many letters share is generic wording; its newest templates suffice.
-                for t in current[-BUCKET_SCAN:]:
-                    counts[t] = counts.get(t, 0) + 1
+                bucket = self.base_tids[max(lo[i], hi[i] - BUCKET_SCAN) : hi[i]].tolist()
+            current = added.get(k)
+            if current is not None:
+                bucket += [current] if type(current) is int else current[-BUCKET_SCAN:]
+            for t in bucket[-BUCKET_SCAN:]:
+                counts[t] = counts.get(t, 0) + 1
         if len(counts) <= CANDIDATES:
             return list(counts)
         return heapq.nlargest(CANDIDATES, counts, key=counts.__getitem__)
 
 
-_PROTO = MinHash(num_perm=NUM_PERM, seed=7)
-_PERM_A, _PERM_B = (np.asarray(x, dtype=np.uint32) for x in _PROTO.permutations)
+def _minhash_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's "affine32" permutations (MinHash(num_perm, seed).permutations), computed as
+    datasketch 2.0 does: importing datasketch pulls in scipy, ~60 MiB of a worker's memory."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _minhash_permutations(NUM_PERM, 7)
 _U64_21, _U64_42 = np.uint64(21), np.uint64(42)
 _FMIX32 = tuple(np.uint32(x) for x in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16))
 _FMIX64 = tuple(np.uint64(x) for x in (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33))
+_BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+_U64_32 = np.uint64(32)
 
 
 def _fmix(h: np.ndarray, constants: tuple) -> np.ndarray:
@@ -633,22 +881,40 @@ def _fmix(h: np.ndarray, constants: tuple) -> np.ndarray:
     return h ^ (h >> s3)
 
 
-class Screener:
-    """Screens cases one by one (`screen`) or as a batch (`screen_all`); see the module doc."""
+def _band_keys(signatures: np.ndarray) -> np.ndarray:
+    """(letters, BANDS) uint64 band keys of (letters, NUM_PERM) signatures: equal keys for equal
+    bands, and two different bands collide with probability 2^-64."""
+    v = signatures[:, : BANDS * ROWS].astype(np.uint64).reshape(-1, BANDS, ROWS)
+    low = v[..., 0] | (v[..., 1] << _U64_32)
+    high = v[..., 2] | (v[..., 3] << _U64_32)
+    return _fmix(_fmix(low ^ _BAND_SALT, _FMIX64) ^ high, _FMIX64)
 
-    def __init__(self, lexicon: Lexicon | None = None, pii_key: str | None = None) -> None:
+
+class Screener:
+    """Screens cases one by one (`screen`) or as a batch (`screen_all`); see the module doc.
+
+    `signatures`: where the first letters' MinHash signatures are read when a letter is
+    compared with candidate templates: a function of case numbers → signatures (the worker
+    reads its database). None keeps them in memory (batch)."""
+
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        pii_key: str | None = None,
+        signatures: Callable[[list[str]], dict[str, np.ndarray | None]] | None = None,
+    ) -> None:
         self.lexicon = lexicon or load_lexicon()
         self._pii_key = pii_key or settings_mod.get().pii_key
-        self._points: dict[str, _Seen] = {}
-        self._templates: dict[int, _Seen] = {}
-        self._template_reps: dict[int, np.ndarray] = {}
-        self._lsh = _Bands()
-        self._uf = _UnionFind()
+        self._people = _Complainants()
+        self._points = _Points()
+        self._templates = _Templates(keep_signatures=signatures is None)
+        self._signatures = signatures
+        self._fetched: dict[int, np.ndarray] = {}  # template → signature read (bounded)
+        self._inst_ids: dict[str, int] = {}
+        self._inst_names: list[str] = []
         self._per_day: Counter[tuple[str, date]] = Counter()
         self._span: dict[str, list[date]] = {}  # institution → [first day, last day]
         self._per_institution: Counter[str] = Counter()
-        self._template_rep_case: list[str] = []  # template id → case_no of its first letter
-        self._tid_by_rep: dict[str, int] = {}
         # Down-weighting from dismissed clues: "point:<hash>", "template:<first case_no>",
         # "phrase:<canonical>" → a factor in (0, 1] applied to that evidence's weight.
         self.discounts: dict[str, float] = {}
@@ -696,75 +962,132 @@ class Screener:
     def index(self, case: CaseInput) -> CaseFeatures:
         return self.apply(self.prepare(case))
 
-    def apply(self, p: Prepared) -> CaseFeatures:
-        """Adds a prepared case (fresh, or restored from storage) to the state."""
-        cnode = p.complainant
-        inst = p.institution
-        uf = self._uf
-        if uf.add(cnode):
-            ev = uf.evidence(cnode)
-            ev[0] = 1
-            ev[4].append(cnode)
-        ev = uf.evidence(uf.find(cnode))
-        ev[3] = _institutions_union(ev[3], inst)
+    def _inst_id(self, name: str) -> int:
+        i = self._inst_ids.get(name)
+        if i is None:
+            i = self._inst_ids[name] = len(self._inst_names)
+            self._inst_names.append(name)
+        return i
 
-        points = []
-        for h, kind, role in p.points:
-            points.append((h, kind, role))
-            seen = self._points.get(h)
-            if seen is None:
-                self._points[h] = _Seen(kind, cnode, inst)
-                shared = False
-            else:
-                shared = seen.add(cnode, inst) == SHARED_MIN
-            if kind == "address":
+    def _complainant(self, cnode: str) -> int:
+        return self._people.get(_key(cnode[1:]))
+
+    def apply(self, p: Prepared, template_key: str | None = None) -> CaseFeatures:
+        """Adds a prepared case (fresh, or restored from storage) to the state. `template_key`:
+        the template the case was stored with (its first letter's case number), which spares
+        comparing the letter again; None compares it with the templates held."""
+        people = self._people
+        inst = self._inst_id(p.institution)
+        key = _key(p.complainant[1:])
+        cid = people.get(key)
+        if cid == _NO:
+            cid = people.add(key)
+        people.add_institution(people.find(cid), inst)
+
+        for h, kind, _role in p.points:
+            first, added = self._points.see(_key(h), cid, inst)
+            if kind == "address" or first == _NO:
                 continue  # an address never links a ring (care homes, families, offices)
-            uf.add(h)
-            root = uf.union(cnode, h)
-            if shared:
-                uf.evidence(root)[1] += 1
+            root = people.union(cid, first)
+            if added == SHARED_MIN:
+                people.points[root] += 1
 
-        template, similarity = self._index_template(p.signature, p.case_no, cnode, inst)
+        if template_key is None:
+            template, similarity = self._index_template(p.signature, p.case_no, cid, inst)
+        else:
+            template, similarity = self._stored_template(p, template_key, cid, inst)
         if template is not None:
-            uf.union(cnode, template)
+            people.union(cid, self._templates.first[template])
 
         day = p.day
-        self._per_day[(inst, day)] += 1
-        self._per_institution[inst] += 1
-        span = self._span.setdefault(inst, [day, day])
+        self._per_day[(p.institution, day)] += 1
+        self._per_institution[p.institution] += 1
+        span = self._span.setdefault(p.institution, [day, day])
         span[0], span[1] = min(span[0], day), max(span[1], day)
         return CaseFeatures(
             case_no=p.case_no,
-            complainant=cnode,
-            institution=inst,
+            complainant=p.complainant,
+            institution=p.institution,
             day=day,
-            points=points,
+            points=list(p.points),
             template=template,
             similarity=similarity,
             lexicon=p.lexicon,
             agent_name=p.agent_name,
         )
 
+    def _join_template(self, tid: int, cid: int, inst: int) -> None:
+        if self._templates.see(tid, cid, inst) == 2:
+            # Count the template once in its ring's evidence.
+            people = self._people
+            people.templates[people.find(self._templates.first[tid])] += 1
+
     def _index_template(
-        self, signature: np.ndarray | None, case_no: str, cnode: str, inst: str
+        self, signature: np.ndarray | None, case_no: str, cid: int, inst: int
     ) -> tuple[int | None, float]:
         if signature is None:
             return None, 0.0
         keys = _Bands.keys(signature)
         best, best_sim = self._best_template(signature, keys)
         if best is not None and best_sim >= TEMPLATE_SIMILARITY:
-            if self._templates[best].add(cnode, inst) == 2:
-                # Count the template once in its ring's evidence (see index()).
-                self._uf.evidence(self._uf.find(best))[2] += 1
+            self._join_template(best, cid, inst)
             return best, best_sim
-        tid = len(self._template_reps)
-        self._template_reps[tid] = signature
-        self._template_rep_case.append(case_no)
-        self._tid_by_rep[case_no] = tid
-        self._templates[tid] = _Seen("template", cnode, inst)
-        self._lsh.insert(tid, keys)
-        self._uf.add(tid)
-        return tid, 1.0
+        return self._new_template(case_no, cid, inst, signature), 1.0
+
+    def _new_template(self, case_no: str, cid: int, inst: int, signature) -> int:
+        tid = self._templates.add(case_no, cid, inst, signature)
+        if signature is not None and self._templates.sigs is None:
+            self._remember(tid, signature)
+        return tid
+
+    def _stored_template(
+        self, p: Prepared, template_key: str, cid: int, inst: int
+    ) -> tuple[int | None, float]:
+        if not template_key:
+            return self._index_template(p.signature, p.case_no, cid, inst)
+        if template_key == p.case_no:
+            return self._new_template(p.case_no, cid, inst, p.signature), 1.0
+        tid = self._templates.find(template_key)
+        if tid is None:
+            # Another replica's template: its first letter, read back, starts it here.
+            sig = self._read_signatures([template_key]).get(template_key)
+            tid = self._new_template(template_key, cid, inst, sig)
+            return tid, 1.0
+        self._join_template(tid, cid, inst)
+        return tid, 0.0
+
+    # -- signatures of the templates' first letters ---------------------------------------------
+
+    def _remember(self, tid: int, signature: np.ndarray) -> None:
+        if len(self._fetched) >= 4096:
+            self._fetched.pop(next(iter(self._fetched)))
+        self._fetched[tid] = signature
+
+    def _read_signatures(self, case_nos: list[str]) -> dict[str, np.ndarray | None]:
+        if self._signatures is None or not case_nos:
+            return {}
+        return self._signatures(case_nos)
+
+    def _template_signatures(self, tids: list[int]) -> dict[int, np.ndarray]:
+        sigs = self._templates.sigs
+        if sigs is not None:
+            return {t: sigs[t] for t in tids}
+        out = {t: self._fetched[t] for t in tids if t in self._fetched}
+        missing = [t for t in tids if t not in out]
+        if missing:
+            read = self._read_signatures([self._templates.key(t) for t in missing])
+            for t in missing:
+                sig = read.get(self._templates.key(t))
+                if sig is not None:
+                    out[t] = sig
+                    self._remember(t, sig)
+        return out
+
+    # -- restoring in bulk ---------------------------------------------------------------------
+
+    def loader(self) -> StateLoader:
+        """Rebuilds the state from stored cases in bulk (the worker's restore): see StateLoader."""
+        return StateLoader(self)
 
     # -- scoring -------------------------------------------------------------------------------
 
@@ -809,7 +1132,7 @@ class Screener:
         shared_points = []
         shared_address = None
         for h, kind, role in f.points:
-            n, m = self._points[h].counts()
+            n, m = self._points.counts(_key(h))
             if n < SHARED_MIN:
                 continue
             if kind == "address":
@@ -857,7 +1180,7 @@ class Screener:
 
         ring_id = None
         if not incident and f.template is not None:
-            n, m = self._templates[f.template].counts()
+            n, m = self._templates.counts(f.template)
             if n >= TEMPLATE_MIN:
                 factor = discount.get("template:" + self.template_key(f.template), 1.0)
                 score += (W_TEMPLATE + (W_TEMPLATE_ACROSS if m >= 2 else 0.0)) * factor
@@ -874,12 +1197,18 @@ class Screener:
                     )
                 )
         if not incident:
-            root = self._uf.find(f.complainant)
-            complainants, points, templates, institutions, _ = self._uf.evidence(root)
+            people = self._people
+            root = people.find(self._complainant(f.complainant))
+            complainants, points = people.size[root], people.points[root]
             # A ring needs a contact point shared by SHARED_MIN complainants: look-alike
             # letters alone, or a couple's phone, do not make one.
             if complainants >= RING_MIN and points >= 1:
-                ring_id = "R-" + hashlib.sha256(str(root).encode()).hexdigest()[:10]
+                templates = people.templates[root]
+                institutions = people.institutions(root)
+                # Named after its member with the smallest key: the same name in every replica
+                # and after a restart, whatever the order the cases came in.
+                least = _node(people.keys[people.least[root]])
+                ring_id = "R-" + hashlib.sha256(least.encode()).hexdigest()[:10]
                 score += W_RING * point_factor
                 reasons.append(
                     Reason(
@@ -888,8 +1217,8 @@ class Screener:
                         f"{points} contact point{'s' if points != 1 else ''} shared by "
                         f"{SHARED_MIN} or more and "
                         f"{templates} letter template{'s' if templates != 1 else ''}, "
-                        f"across {_count(institutions)} institution"
-                        f"{'s' if _count(institutions) != 1 else ''}",
+                        f"across {institutions} institution"
+                        f"{'s' if institutions != 1 else ''}",
                     )
                 )
 
@@ -934,10 +1263,10 @@ class Screener:
 
     def template_key(self, template: int | None) -> str:
         """A template's stable name: the case number of its first letter ("" for none)."""
-        return "" if template is None else self._template_rep_case[template]
+        return "" if template is None else self._templates.key(template)
 
     def template_of(self, key: str) -> int | None:
-        return self._tid_by_rep.get(key)
+        return self._templates.find(key) if key else None
 
     def match_template(self, signature: np.ndarray | None) -> tuple[int | None, float]:
         """The template an already indexed letter belongs to (for re-scoring a stored case)."""
@@ -950,20 +1279,38 @@ class Screener:
 
     def _best_template(self, signature: np.ndarray, keys: list[int]) -> tuple[int | None, float]:
         best, best_sim = None, 0.0
-        reps = self._template_reps
-        for candidate in self._lsh.query(keys):
-            sim = float(np.count_nonzero(reps[candidate] == signature)) / NUM_PERM
+        candidates = self._templates.bands.query(keys)
+        if not candidates:
+            return best, best_sim
+        reps = self._template_signatures(candidates)
+        for candidate in candidates:
+            rep = reps.get(candidate)
+            if rep is None:
+                continue
+            sim = float(np.count_nonzero(rep == signature)) / NUM_PERM
             if sim > best_sim:
                 best, best_sim = candidate, sim
         return best, best_sim
 
     def ring_members(self, complainant: str) -> list[str]:
-        """The complainant nodes connected to `complainant` (itself included)."""
-        root = self._uf.find(complainant)
-        return list(self._uf.evidence(root)[4])
+        """The complainant nodes connected to `complainant` (itself included), in the order
+        they joined."""
+        people = self._people
+        cid = self._complainant(complainant)
+        if cid == _NO:
+            return []
+        return [_node(people.keys[c]) for c in people.members(people.find(cid))]
 
     def has_complainant(self, complainant: str) -> bool:
-        return complainant in self._uf.parent
+        return self._complainant(complainant) != _NO
+
+    def size(self) -> dict[str, int]:
+        """How much the state holds (for the benchmark and the worker's log)."""
+        return {
+            "complainants": len(self._people),
+            "contact_points": len(self._points),
+            "templates": len(self._templates),
+        }
 
     # -- modes ---------------------------------------------------------------------------------
 
@@ -984,3 +1331,265 @@ class Screener:
             if burst is not None:
                 out.append(Incident(inst, day, burst[0], round(burst[1], 1)))
         return sorted(out, key=lambda i: (i.day, i.institution))
+
+
+class StateLoader:
+    """Rebuilds an empty screener's state from stored cases in bulk, in the order they were
+    stored (the worker's restore): `add` each, then `finish`. numpy does per array what
+    `Screener.apply` does per case; the result holds the same groups, counts and templates.
+
+    A case stored with its template (`template_key`, the case number of the template's first
+    letter) is not compared again: the state has the templates the cases were screened with.
+    A case stored without one (a letter stored before template keys were) is compared after
+    the others, in stored order."""
+
+    def __init__(self, screener: Screener) -> None:
+        if len(screener._people) or len(screener._templates):
+            raise ValueError("a screener is restored in bulk only when it is empty")
+        self.s = screener
+        self.cases = 0
+        self._complainant = array("Q")
+        self._inst = array("i")
+        self._day = array("i")
+        self._tid = array("i")
+        self._point = array("Q")
+        self._point_case = array("i")
+        self._point_address = array("b")
+        self._template_ids: dict[str, int] = {}  # first letter's case number → template
+        self._template_cases: list[str] = []
+        self._sigs = bytearray()  # first letters' signatures, in template order
+        self._has_sig = bytearray()  # 1 if the template's first letter was stored here
+        self._unkeyed: list[tuple[int, str, bytes]] = []  # (case, case_no, signature)
+
+    def add(
+        self,
+        case_no: str,
+        complainant_key: str,
+        institution: str,
+        day: date,
+        points: Iterable[tuple[str, str, str] | list[str]],
+        template_key: str,
+        signature: bytes | None,
+    ) -> None:
+        """One stored case. `signature` (stored bytes) is needed only when the case is its
+        template's first letter or has no template key; None otherwise saves reading it."""
+        row = self.cases
+        self.cases += 1
+        self._complainant.append(_key(complainant_key))
+        self._inst.append(self.s._inst_id(institution))
+        self._day.append(day.toordinal())
+        for h, kind, _role in points:
+            self._point.append(_key(h))
+            self._point_case.append(row)
+            self._point_address.append(kind == "address")
+        tid = _NO
+        if template_key:
+            tid = self._template_ids.get(template_key, _NO)
+            if tid == _NO:
+                tid = self._template_ids[template_key] = len(self._template_cases)
+                self._template_cases.append(template_key)
+                mine = template_key == case_no and signature is not None
+                self._sigs += signature if mine else bytes(4 * NUM_PERM)
+                self._has_sig.append(1 if mine else 0)
+        elif signature:
+            self._unkeyed.append((row, case_no, signature))
+        self._tid.append(tid)
+
+    def finish(self) -> int:
+        """Builds the state; returns the number of cases."""
+        s, n = self.s, self.cases
+        if not n:
+            return 0
+        people = s._people
+        ckeys = np.frombuffer(self._complainant, np.uint64)
+        uniq, first_row, crow = np.unique(ckeys, return_index=True, return_inverse=True)
+        crow = crow.astype(np.int64)
+        nc = len(uniq)
+
+        # Institutions: the commonest first, so that the 64 bits of a group's mask cover most.
+        inst = np.frombuffer(self._inst, np.int32)
+        counts = np.bincount(inst, minlength=len(s._inst_names))
+        order = np.argsort(-counts, kind="stable")
+        remap = np.empty_like(order)
+        remap[order] = np.arange(len(order))
+        s._inst_names = [s._inst_names[i] for i in order.tolist()]
+        s._inst_ids = {name: i for i, name in enumerate(s._inst_names)}
+        inst = remap[inst].astype(np.int64)
+        days = np.frombuffer(self._day, np.int32).astype(np.int64)
+        codes, per = np.unique(inst << 32 | days, return_counts=True)
+        for code, count in zip(codes.tolist(), per.tolist(), strict=True):
+            name, day = s._inst_names[code >> 32], date.fromordinal(code & 0xFFFFFFFF)
+            s._per_day[(name, day)] += count
+            s._per_institution[name] += count
+            span = s._span.setdefault(name, [day, day])
+            span[0], span[1] = min(span[0], day), max(span[1], day)
+
+        edges_a, edges_b = [], []
+        # Contact points.
+        pts = s._points
+        pkeys = np.frombuffer(self._point, np.uint64)
+        pcase = np.frombuffer(self._point_case, np.int32)
+        paddr = np.frombuffer(self._point_address, np.int8).astype(bool)
+        pc, pi = crow[pcase], inst[pcase]
+        puniq, pfirst, pinv = np.unique(pkeys, return_index=True, return_inverse=True)
+        pinv = pinv.astype(np.int64)
+        c0, i0 = pc[pfirst], pi[pfirst]
+        pts.base = puniq
+        pts.base_first = np.stack([c0, i0], axis=1).astype(np.int32)
+        with_c = np.unique(pinv << 32 | pc)
+        with_i = np.unique(pinv << 32 | pi)
+        np_ = np.bincount(with_c >> 32, minlength=len(puniq))
+        mp_ = np.bincount(with_i >> 32, minlength=len(puniq))
+        shared = (np_ >= 2) | (mp_ >= 2)
+        if shared.any():
+            for pairs, side in ((with_c, 0), (with_i, 1)):
+                chosen = pairs[shared[pairs >> 32]]
+                for p, v in zip(
+                    (chosen >> 32).tolist(), (chosen & 0xFFFFFFFF).tolist(), strict=True
+                ):
+                    key = int(puniq[p])
+                    both = pts.shared.get(key)
+                    if both is None:
+                        both = pts.shared[key] = (set(), set())
+                    both[side].add(v)
+        link = ~paddr & (pc != c0[pinv])
+        edges_a.append(pc[link])
+        edges_b.append(c0[pinv][link])
+        pt_addr = paddr[pfirst]
+        counted_points = c0[(np_ >= SHARED_MIN) & ~pt_addr]
+
+        # Templates.
+        tpl = s._templates
+        tid = np.frombuffer(self._tid, np.int32).astype(np.int64)
+        nt = len(self._template_cases)
+        has = tid >= 0
+        t_rows = np.flatnonzero(has)
+        t_ids = tid[has]
+        counted_templates = np.empty(0, np.int64)
+        if nt:
+            _, t_first_pos = np.unique(t_ids, return_index=True)
+            t_first = crow[t_rows[t_first_pos]]
+            t_with_c = np.unique(t_ids << 32 | crow[has])
+            t_with_i = np.unique(t_ids << 32 | inst[has])
+            tn = np.bincount(t_with_c >> 32, minlength=nt)
+            tm = np.bincount(t_with_i >> 32, minlength=nt)
+            tpl.case = np.empty(max(1024, nt), "S24")
+            for i, case_no in enumerate(self._template_cases):
+                raw = case_no.encode()
+                if len(raw) <= 24 and raw.isascii():
+                    tpl.case[i] = raw
+                else:
+                    tpl.case[i] = b""
+                    tpl.long_case[i] = case_no
+            tpl.first = _ints(t_first)
+            tpl.n = _ints(tn)
+            tpl.m = _ints(tm)
+            tpl.with_c.base = t_with_c
+            tpl.with_i.base = t_with_i
+            link = crow[has] != t_first[t_ids]
+            edges_a.append(crow[has][link])
+            edges_b.append(t_first[t_ids][link])
+            counted_templates = t_first[tn >= 2]
+            sigs = np.frombuffer(self._sigs, "<u4").reshape(nt, NUM_PERM)  # a view, no copy
+            own = np.frombuffer(self._has_sig, np.uint8).astype(bool)
+            if not own.all():
+                # First letters stored by another replica under a template of its own.
+                missing = np.flatnonzero(~own).tolist()
+                read = s._read_signatures([self._template_cases[t] for t in missing])
+                for t in missing:
+                    sig = read.get(self._template_cases[t])
+                    if sig is not None:
+                        sigs[t] = sig
+                        own[t] = True
+            keyed = np.flatnonzero(own)
+            keys = np.empty((len(keyed), BANDS), np.uint64)
+            for start in range(0, len(keyed), 8192):  # in slices: the mixing makes temporaries
+                keys[start : start + 8192] = _band_keys(sigs[keyed[start : start + 8192]])
+            tpl.bands.load(keys, keyed)
+            del keys
+            if tpl.sigs is not None:
+                tpl.sigs = sigs.copy()
+            del sigs, t_with_c, t_with_i, t_first_pos, tn, tm, link
+        # Free what is no longer needed before the union-find: the peak is what a limit sees.
+        self._sigs = bytearray()
+        self._template_ids, self._template_cases = {}, []
+        del pts, pkeys, pcase, paddr, pc, pi, puniq, pfirst, pinv, c0, i0, with_c, with_i
+        del np_, mp_, shared, pt_addr, t_rows, t_ids, tid, has
+        del ckeys, days
+        self._point = self._point_case = self._point_address = array("b")
+        self._complainant, self._day, self._tid = array("Q"), array("i"), array("i")
+
+        # Groups: a union-find over the links, then each group's slot as `apply` leaves it.
+        # Typed arrays, not lists: a million int objects would stay behind as fragmented heap.
+        a = _ints(np.concatenate(edges_a)) if edges_a else array("i")
+        b = _ints(np.concatenate(edges_b)) if edges_b else array("i")
+        parent = _ints(np.arange(nc))
+        size = _ints(np.ones(nc))
+        for x, y in zip(a, b, strict=True):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            while parent[y] != y:
+                parent[y] = parent[parent[y]]
+                y = parent[y]
+            if x != y:
+                if size[x] < size[y]:
+                    x, y = y, x
+                parent[y] = x
+                size[x] += size[y]
+        del size, a, b
+        root = np.frombuffer(parent, np.int32).astype(np.int64)
+        del parent
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+        # A group's root is its member that came first, so its member list starts there.
+        by_arrival = np.argsort(first_row, kind="stable")
+        roots, pos = np.unique(root[by_arrival], return_index=True)
+        head = np.empty(nc, np.int64)
+        head[roots] = by_arrival[pos]
+        root = head[root]
+        order = np.lexsort((first_row, root))
+        nxt = np.full(nc, _NO, np.int64)
+        same = root[order[:-1]] == root[order[1:]]
+        nxt[order[:-1][same]] = order[1:][same]
+        tail = np.arange(nc)
+        last = np.ones(nc, bool)
+        last[:-1] = ~same
+        tail[root[order[last]]] = order[last]
+        least = np.full(nc, nc, np.int64)
+        np.minimum.at(least, root, np.arange(nc))  # ids are in key order: the smallest key
+        least[least == nc] = 0
+        insts = np.zeros(nc, np.uint64)
+        low = inst < 64
+        np.bitwise_or.at(
+            insts, root[crow[low]], np.left_shift(np.uint64(1), inst[low].astype(np.uint64))
+        )
+        for r, i in zip(root[crow[~low]].tolist(), inst[~low].tolist(), strict=True):
+            people.more_insts.setdefault(r, set()).add(i)
+        people.base = uniq
+        people.base_ids = np.arange(nc, dtype=np.int32)
+        people.keys = array("Q", uniq.tobytes())
+        people.parent = _ints(root)
+        people.size = _ints(np.bincount(root, minlength=nc))
+        people.points = _ints(np.bincount(root[counted_points], minlength=nc))
+        people.templates = _ints(np.bincount(root[counted_templates], minlength=nc))
+        people.insts = array("Q", insts.tobytes())
+        people.next = _ints(nxt)
+        people.tail = _ints(tail)
+        people.least = _ints(least)
+
+        # Cases stored without a template key: compared now, in stored order.
+        for row, case_no, raw in self._unkeyed:
+            cid = int(crow[row])
+            tid_, _ = s._index_template(signature_from_bytes(raw), case_no, cid, int(inst[row]))
+            if tid_ is not None:
+                people.union(cid, s._templates.first[tid_])
+        self._unkeyed = []
+        return n
+
+
+def _ints(values: np.ndarray) -> array:
+    return array("i", np.asarray(values, np.int32).tobytes())

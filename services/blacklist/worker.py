@@ -7,6 +7,7 @@ when the worker starts and kept in step with cases other replicas stored (see st
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from eventlet.semaphore import Semaphore
@@ -38,13 +39,23 @@ class Screening(DependencyProvider):
         self.lock = Semaphore(1)
 
     def start(self) -> None:
-        try:
-            with db.session_scope(db.session_factory("blacklist")) as session:
-                n = self.state.restore(session)
-            log.info("screener restored: %d stored cases", n)
-        except Exception:  # the database may come up later: the first case restores it then
-            log.exception("screener not restored at start; restoring on the first case")
-            self.state.screener = None
+        # Held while restoring: nameko starts the event consumers alongside, and a database
+        # query yields to them (eventlet); a case waits (unacknowledged, so never lost) until
+        # the screener is whole instead of being applied to a half-restored one.
+        with self.lock:
+            try:
+                t = time.monotonic()
+                with db.session_scope(db.session_factory("blacklist")) as session:
+                    n = self.state.restore(session)
+                log.info(
+                    "screener restored: %d stored cases in %.1f s (%s)",
+                    n,
+                    time.monotonic() - t,
+                    self.state.screener.size(),
+                )
+            except Exception:  # the database may come up later: the first case restores it
+                log.exception("screener not restored at start; restoring on the first case")
+                self.state.screener = None
 
     def get_dependency(self, worker_ctx) -> Screening:
         return self
