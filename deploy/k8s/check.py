@@ -129,6 +129,11 @@ def _check_container(
         for probe in ("livenessProbe", "readinessProbe"):
             if "grpc" not in (c.get(probe) or {}):
                 yield f"{where}: no grpc {probe}"
+    elif long_running:
+        # A worker's /metrics answers whatever its database and broker do; /ready does not.
+        path = ((c.get("readinessProbe") or {}).get("httpGet") or {}).get("path")
+        if path != "/ready":
+            yield f"{where}: readinessProbe should ask /ready, not {path}"
 
 
 def _is_path(value: Any) -> bool:

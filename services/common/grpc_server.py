@@ -182,7 +182,7 @@ class Readiness:
         )
         for name in self.names:
             self.servicer.set(name, status)
-        metrics.PROCESS_READY.labels(self.service, "api").set(1 if ok else 0)
+        metrics.set_ready(self.service, "api", ok)
         return ok
 
     def run(self, interval: float = 5.0) -> None:

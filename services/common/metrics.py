@@ -246,8 +246,36 @@ def init_clock_series(policy: Policy) -> None:
         CLOCK_DURATION_DAYS.labels(name)
 
 
+_READY: dict[tuple[str, str], bool] = {}
+
+
+def set_ready(service: str, process: str, ok: bool) -> None:
+    """Whether this process can serve: the xiaobao_ready gauge, and GET /ready on its metrics
+    port (200 or 503), which Kubernetes probes for the workers."""
+    PROCESS_READY.labels(service, process).set(1 if ok else 0)
+    _READY[(service, process)] = ok
+
+
+def ready() -> bool:
+    return bool(_READY) and all(_READY.values())
+
+
+def _with_readiness(metrics_app):
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/ready":
+            ok = ready()
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable",
+                [("Content-Type", "text/plain; charset=utf-8")],
+            )
+            return [b"ready\n" if ok else b"not ready\n"]
+        return metrics_app(environ, start_response)
+
+    return app
+
+
 def serve(port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from the pod network
-    """Starts the /metrics endpoint once per port in this process."""
+    """Starts the /metrics (and /ready) endpoint once per port in this process."""
     with _lock:
         if not _calendar_registered:
             REGISTRY.register(_CalendarInForce())
@@ -258,5 +286,6 @@ def serve(port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped fro
                 log.error("clock policy unreadable, SLI counters start empty: %s", exc)
         if port in _started:
             return
-        start_http_server(port, addr=host)
+        server, _thread = start_http_server(port, addr=host)
+        server.set_app(_with_readiness(server.get_app()))
         _started.add(port)

@@ -76,11 +76,10 @@ class Relay(DependencyProvider):
         self.container.spawn_managed_thread(self._loop)
 
     def _loop(self) -> None:
-        ready = metrics.PROCESS_READY.labels(self.service, "worker")
         while self._running:
             sent = self.relay.relay_once()
             # Not ready while the relay cannot reach the database or the broker.
-            ready.set(0 if self.relay.failures else 1)
+            metrics.set_ready(self.service, "worker", not self.relay.failures)
             if self.relay.failures:
                 # Broker or database down: back off up to 5 s instead of hammering it.
                 eventlet.sleep(min(5.0, self.interval * 2**self.relay.failures))
@@ -111,10 +110,10 @@ class Metrics(DependencyProvider):
         metrics.serve(cfg.service(self.service).worker_metrics_port, cfg.bind_host)
 
     def start(self) -> None:
-        metrics.PROCESS_READY.labels(self.service, "worker").set(1)
+        metrics.set_ready(self.service, "worker", True)
 
     def stop(self) -> None:
-        metrics.PROCESS_READY.labels(self.service, "worker").set(0)
+        metrics.set_ready(self.service, "worker", False)
 
     def get_dependency(self, worker_ctx) -> None:
         return None

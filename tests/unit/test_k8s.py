@@ -258,3 +258,40 @@ def test_readiness_needs_the_database_and_the_broker_liveness_does_not(monkeypat
     assert status(grpc_server.LIVENESS) == SERVING
     readiness.stop()
     assert status(grpc_server.LIVENESS) == NOT_SERVING
+
+
+def test_a_worker_probed_on_metrics_instead_of_ready_is_refused(rendered):
+    worker = copy.deepcopy(_find(rendered["prod"], "Deployment", "intake-worker"))
+    assert not list(check.check_object(worker))
+    _container(worker)["readinessProbe"]["httpGet"]["path"] = "/metrics"
+    assert any("should ask /ready" in p for p in check.check_object(worker))
+
+
+def test_ready_on_the_metrics_port_follows_the_process_readiness(monkeypatch):
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from services.common import metrics
+
+    monkeypatch.setattr(metrics, "_READY", {})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metrics.serve(port, "127.0.0.1")
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    assert get("/ready")[0] == 503  # nothing has said it is ready yet
+    metrics.set_ready("routing", "worker", True)
+    assert get("/ready") == (200, "ready\n")
+    metrics.set_ready("routing", "worker", False)  # e.g. its relay cannot reach the broker
+    assert get("/ready") == (503, "not ready\n")
+    status, text = get("/metrics")
+    assert status == 200
+    assert 'xiaobao_ready{process="worker",service="routing"} 0.0' in text

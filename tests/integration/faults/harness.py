@@ -297,7 +297,7 @@ class HealthWatch:
         for service in SERVICES:
             self.targets.append((f"{service}-api", env[f"XIAOBAO_{service.upper()}_ADDR"]))
         self.workers = {
-            f"{s}-worker": f"http://127.0.0.1:{env[f'XIAOBAO_{s.upper()}_WORKER_METRICS_PORT']}/metrics"
+            f"{s}-worker": f"http://127.0.0.1:{env[f'XIAOBAO_{s.upper()}_WORKER_METRICS_PORT']}/ready"
             for s in SERVICES
         }
         self.not_ready: set[str] = set()
@@ -316,19 +316,15 @@ class HealthWatch:
 
     @staticmethod
     def _worker_ready(url: str) -> bool:
+        """GET /ready on the worker's metrics port, as Kubernetes' readiness probe asks it."""
+        import urllib.error
         import urllib.request
 
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - our own endpoint
-                text = resp.read().decode()
-        except OSError:
+                return resp.status == 200
+        except (OSError, urllib.error.HTTPError):
             return False
-        return any(
-            line.startswith("xiaobao_ready{")
-            and 'process="worker"' in line
-            and line.endswith(" 1.0")
-            for line in text.splitlines()
-        )
 
     def ready(self) -> dict[str, bool]:
         state = {name: self._api_ready(address) for name, address in self.targets}
