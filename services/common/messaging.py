@@ -423,25 +423,24 @@ def consume(
         attempt += 1
         try:
             with session_scope(factory) as session:
-                seen = session.get(processed_model, (envelope.event_id, handler_name))
-                if seen is not None:
-                    outcome = "duplicate"
-                else:
-                    handle(session, envelope)
-                    session.add(
-                        processed_model(
-                            event_id=envelope.event_id,
-                            handler=handler_name,
-                            event_type=envelope.type,
-                            processed_at=datetime.now(UTC),
-                        )
+                # The marker first: its key stops a second delivery at once (IntegrityError,
+                # below), without a SELECT for every first one, and a concurrent delivery of the
+                # same event waits on it instead of doing the handler's work to roll it back.
+                session.add(
+                    processed_model(
+                        event_id=envelope.event_id,
+                        handler=handler_name,
+                        event_type=envelope.type,
+                        processed_at=datetime.now(UTC),
                     )
-                    session.flush()
-                    outcome = "handled"
-            metrics.EVENTS_HANDLED.labels(service, envelope.type, outcome).inc()
-            return outcome
+                )
+                session.flush()
+                handle(session, envelope)
+            metrics.EVENTS_HANDLED.labels(service, envelope.type, "handled").inc()
+            return "handled"
         except IntegrityError:
-            # A concurrent delivery of the same event may have committed first.
+            # Already applied (a redelivery, or a concurrent delivery that committed first); or
+            # the handler's own write broke a constraint, which counts as a failed attempt.
             with session_scope(factory) as session:
                 if session.get(processed_model, (envelope.event_id, handler_name)) is not None:
                     metrics.EVENTS_HANDLED.labels(service, envelope.type, "duplicate").inc()
