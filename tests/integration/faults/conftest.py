@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from services.platform import Platform
+from tests.integration.conftest import xiaobao
 from tests.integration.faults.harness import (
     RESULTS,
     Faulty,
     PrivatePostgres,
     PrivateRabbit,
-    cli,
     platform_env,
 )
 
@@ -37,7 +37,7 @@ def faulty(tmp_path_factory) -> Iterator[Faulty]:
         pg.init()
         env = platform_env(rabbit, pg, base / "data")
         for args in (("db", "upgrade", "all"), ("routing", "import-directory")):
-            done = cli(env, *args)
+            done = xiaobao(env, *args)
             assert done.returncode == 0, done.stderr
         # The logs stay (under pytest's basetemp) for reading after a failure.
         plat = Platform(env=env, log_dir=tmp_path_factory.mktemp("faults-logs"))

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -242,17 +241,6 @@ def platform_env(rabbit: PrivateRabbit, pg: PrivatePostgres, data_dir: Path) -> 
     }
     env.update(free_ports_env())
     return env
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def staff() -> tuple[tuple[str, str], ...]:

@@ -14,13 +14,13 @@ import pytest
 
 from services.common.messaging import SUBSCRIPTIONS, event_exchange, queue_name
 from services.common.settings import SERVICES
+from tests.integration.conftest import xiaobao
 from tests.integration.faults.harness import (
     RESULTS,
     Faulty,
     HealthWatch,
     Reckoning,
     Stream,
-    cli,
     kill9,
     reckon,
     recovery,
@@ -39,7 +39,7 @@ ALL_QUEUES = [
 
 
 def dead_letters(faulty: Faulty) -> list[dict]:
-    listed = cli(faulty.env, "ops", "dlq", "list", "--json")
+    listed = xiaobao(faulty.env, "ops", "dlq", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     return [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
 
@@ -191,7 +191,7 @@ def test_poison_on_every_queue_is_dead_lettered_and_can_be_replayed(faulty: Faul
 
     # Replayed, a poison is still poison: it goes back to its queue and is parked again.
     first = parked[0]
-    replayed = cli(faulty.env, "ops", "dlq", "replay", first["id"])
+    replayed = xiaobao(faulty.env, "ops", "dlq", "replay", first["id"])
     assert replayed.returncode == 0, replayed.stderr
     assert f"replayed {first['id']} to {first['queue']}" in replayed.stdout
 
@@ -203,8 +203,8 @@ def test_poison_on_every_queue_is_dead_lettered_and_can_be_replayed(faulty: Faul
     again = wait_for(parked_again, 60, "the replayed poison parked again under a new id")
     assert sorted(p["queue"] for p in again) == sorted(ALL_QUEUES * len(poisons))
 
-    unknown = cli(faulty.env, "ops", "dlq", "replay", "no-such-id")
+    unknown = xiaobao(faulty.env, "ops", "dlq", "replay", "no-such-id")
     assert unknown.returncode == 1 and "no-such-id" in unknown.stderr
-    dropped = cli(faulty.env, "ops", "dlq", "drop", *(p["id"] for p in again))
+    dropped = xiaobao(faulty.env, "ops", "dlq", "drop", *(p["id"] for p in again))
     assert dropped.returncode == 0, dropped.stderr
     assert dead_letters(faulty) == []
