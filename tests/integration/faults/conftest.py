@@ -21,14 +21,32 @@ from tests.integration.faults.harness import (
     platform_env,
 )
 
+PREFIX = "xiaobao-faults-"
+
+
+def clean_abandoned() -> None:
+    """Stops the broker and database a killed run left behind (its pytest process is gone), so
+    they do not pile up on a machine whose sessions and CI runs follow one another."""
+    for base in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            os.kill(int((base / "owner.pid").read_text()), 0)
+            continue  # its run is still going
+        except (OSError, ValueError):
+            pass
+        PrivatePostgres(base / "pg").stop("immediate")
+        PrivateRabbit(base / "rabbit").kill()
+        shutil.rmtree(base, ignore_errors=True)
+
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory) -> Iterator[Faulty]:
     assert "eventlet" not in sys.modules, "a test imported nameko/eventlet into the pytest process"
     # Not under pytest's basetemp (mode 0700): as root, PostgreSQL runs as the postgres user,
     # which must reach its data directory.
-    base = Path(tempfile.mkdtemp(prefix="xiaobao-faults-"))
+    clean_abandoned()
+    base = Path(tempfile.mkdtemp(prefix=PREFIX))
     os.chmod(base, 0o755)  # noqa: S103 - a directory of the test's own, holding no secret
+    (base / "owner.pid").write_text(str(os.getpid()))
     rabbit = PrivateRabbit(base / "rabbit")
     pg = PrivatePostgres(base / "pg")
     plat = None
