@@ -74,9 +74,13 @@ class DeadLetters:
     def __init__(self, amqp_uri: str) -> None:
         self.amqp_uri = amqp_uri
 
-    def _walk(self, visit: Callable[[kombu.Connection, Any, DeadLetter], bool]) -> None:
-        """Takes every parked message once, unacknowledged; those visit() keeps (True) are
-        acknowledged, the rest go back in their place when the channel closes."""
+    def _walk(
+        self,
+        visit: Callable[[kombu.Connection, Any, DeadLetter], bool],
+        done: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Takes every parked message once (until done()), unacknowledged; those visit() keeps
+        (True) are acknowledged, the rest go back in their place when the channel closes."""
         options = {"confirm_publish": True}
         with kombu.Connection(self.amqp_uri, connect_timeout=5, transport_options=options) as conn:
             exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
@@ -84,7 +88,7 @@ class DeadLetters:
             try:
                 queue = durable_queue(DEAD_LETTER_QUEUE, exchange, "dead")(channel)
                 queue.declare()
-                while (message := queue.get(no_ack=False, accept=None)) is not None:
+                while not done() and (message := queue.get(no_ack=False, accept=None)):
                     if visit(conn, message, _describe(message)):
                         message.ack()
             finally:
@@ -94,11 +98,10 @@ class DeadLetters:
         found: list[DeadLetter] = []
 
         def keep(_conn, _message, letter: DeadLetter) -> bool:
-            if not limit or len(found) < limit:
-                found.append(letter)
+            found.append(letter)
             return False
 
-        self._walk(keep)
+        self._walk(keep, lambda: bool(limit) and len(found) >= limit)
         return found
 
     def replay(self, ids: Iterable[str] = (), everything: bool = False) -> list[DeadLetter]:
