@@ -1,11 +1,14 @@
 """Faults while complaints flow: the broker stops, processes are killed, the database restarts,
-events arrive twice and out of order, and poison lands on every queue. After each, every case
+answers arrive before their assignments, events arrive again twice, and poison lands
+on every queue. After each, every case
 exists once, is closed, every step happened once, no outbox holds anything back, and the health
 checks went not-ready and came back. The table is printed at the end of the run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import time
 from collections.abc import Callable
 
@@ -119,6 +122,51 @@ def test_postgresql_restarted(faulty: Faulty) -> None:
 
     run_fault(faulty, "PostgreSQL restarted (5 s down)", restart, EVERY_API | {"intake-worker"})
     assert dead_letters(faulty) == []
+
+
+def test_assignments_held_back_so_answers_arrive_first(faulty: Faulty) -> None:
+    assigned_queue = queue_name("routing", "case_assigned", "intake", "on_case_assigned")
+    held: list = []
+
+    def hold_back_assignments() -> None:
+        # A second consumer on intake's case_assigned queue takes its share of the assignments
+        # for 10 s and holds them while institutions answer those cases and intake applies the
+        # answers; 5 s later it delivers them again: each of those answers before its assignment.
+        with kombu.Connection(
+            faulty.rabbit.uri, transport_options={"confirm_publish": True}
+        ) as conn:
+            channel = conn.channel()
+            queue = kombu.Queue(assigned_queue, no_declare=True)
+            with kombu.Consumer(
+                channel, [queue], callbacks=[lambda _b, m: held.append(m)], accept=None
+            ):
+                end = time.monotonic() + 10
+                while time.monotonic() < end:
+                    with contextlib.suppress(TimeoutError, socket.timeout):
+                        conn.drain_events(timeout=0.5)
+            time.sleep(5)
+            producer = conn.Producer()
+            for message in held:
+                producer.publish(
+                    message.body,
+                    exchange="",
+                    routing_key=assigned_queue,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    headers=message.headers,
+                    delivery_mode=2,
+                )
+                message.ack()
+
+    run_fault(faulty, "assignments held back 5-15 s, answers first", hold_back_assignments, set())
+    assert dead_letters(faulty) == []
+    # The fault did what it says: intake recorded answers before their assignments.
+    reversed_cases = faulty.pg.count(
+        "SELECT count(*) FROM intake.case_event a JOIN intake.case_event b "
+        "ON a.case_id = b.case_id WHERE a.type = 'routing.case_answered' "
+        "AND b.type = 'routing.case_assigned' AND a.id < b.id"
+    )
+    assert len(held) > 5 and reversed_cases > 5, (len(held), reversed_cases)
 
 
 def test_events_delivered_twice_and_out_of_order(faulty: Faulty) -> None:
