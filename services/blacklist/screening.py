@@ -418,7 +418,7 @@ class _Complainants:
 
     def __init__(self) -> None:
         self.base = np.empty(0, np.uint64)  # sorted keys
-        self.base_ids = np.empty(0, np.int32)
+        self.base_ids: np.ndarray | None = np.empty(0, np.int32)  # None: base[i] is id i
         self.added: dict[int, int] = {}  # key → id, since the last merge
         self.keys = array("Q")
         self.parent = array("i")
@@ -439,7 +439,9 @@ class _Complainants:
         if cid is not None:
             return cid
         i = _sorted_lookup(self.base, key)
-        return _NO if i == _NO else int(self.base_ids[i])
+        if i == _NO or self.base_ids is None:
+            return i
+        return int(self.base_ids[i])
 
     def add(self, key: int) -> int:
         cid = len(self.keys)
@@ -463,7 +465,12 @@ class _Complainants:
     def _merge(self) -> None:
         keys = np.concatenate([self.base, np.fromiter(self.added, np.uint64, len(self.added))])
         ids = np.concatenate(
-            [self.base_ids, np.fromiter(self.added.values(), np.int32, len(self.added))]
+            [
+                np.arange(len(self.base), dtype=np.int32)
+                if self.base_ids is None
+                else self.base_ids,
+                np.fromiter(self.added.values(), np.int32, len(self.added)),
+            ]
         )
         order = np.argsort(keys, kind="stable")
         self.base, self.base_ids, self.added = keys[order], ids[order], {}
@@ -539,9 +546,7 @@ class _Points:
         has now if `cid` is new to it, else 0)."""
         rec = self.first(key)
         if rec is None:
-            self.added[key] = (cid, inst)
-            if len(self.added) >= _MERGE_AT:
-                self._merge()
+            self.remember(key, cid, inst)
             return _NO, 1
         c0, i0 = rec
         both = self.shared.get(key)
@@ -555,6 +560,12 @@ class _Points:
             return c0, 0
         complainants.add(cid)
         return c0, len(complainants)
+
+    def remember(self, key: int, cid: int, inst: int) -> None:
+        """A point new to memory, with its first complainant and institution."""
+        self.added[key] = (cid, inst)
+        if len(self.added) >= _MERGE_AT:
+            self._merge()
 
     def counts(self, key: int) -> tuple[int, int]:
         both = self.shared.get(key)
@@ -811,11 +822,20 @@ class _Bands:
             self._merge()
 
     def load(self, keys: np.ndarray, tids: np.ndarray) -> None:
-        """All at once (restore): keys is (templates, BANDS) for the templates `tids`."""
-        flat_keys = keys.reshape(-1)
-        flat_tids = np.repeat(tids.astype(np.int32), BANDS)
-        order = np.lexsort((flat_tids, flat_keys))
-        self.base, self.base_tids = flat_keys[order], flat_tids[order]
+        """All at once (restore): keys is (templates, BANDS) for the templates `tids`, in
+        ascending order; sorted a key range at a time (a stable sort of a range keeps a
+        bucket's templates in ascending order, as a sort by key and template would)."""
+        flat = keys.reshape(-1)
+        self.base = np.empty(len(flat), np.uint64)
+        self.base_tids = np.empty(len(flat), np.int32)
+        at = 0
+        for rows in _key_ranges(flat):
+            part = flat[rows]
+            order = np.argsort(part, kind="stable")
+            end = at + len(rows)
+            self.base[at:end] = part[order]
+            self.base_tids[at:end] = tids[rows[order] // BANDS]
+            at = end
         self.added, self.pending = {}, 0
 
     def _merge(self) -> None:
@@ -895,13 +915,19 @@ class Screener:
 
     `signatures`: where the first letters' MinHash signatures are read when a letter is
     compared with candidate templates: a function of case numbers → signatures (the worker
-    reads its database). None keeps them in memory (batch)."""
+    reads its database). None keeps them in memory (batch).
+
+    `points`: where a contact point held out of memory is read when a case has it again: a
+    function of point hashes → (complainant key, institution) of the one case it was seen in.
+    With it, a bulk restore keeps out of memory the points seen in one stored case only (most
+    of them; the worker reads them back from `case_point`). None holds every point."""
 
     def __init__(
         self,
         lexicon: Lexicon | None = None,
         pii_key: str | None = None,
         signatures: Callable[[list[str]], dict[str, np.ndarray | None]] | None = None,
+        points: Callable[[list[str]], dict[str, tuple[str, str]]] | None = None,
     ) -> None:
         self.lexicon = lexicon or load_lexicon()
         self._pii_key = pii_key or settings_mod.get().pii_key
@@ -909,6 +935,7 @@ class Screener:
         self._points = _Points()
         self._templates = _Templates(keep_signatures=signatures is None)
         self._signatures = signatures
+        self._point_reader = points
         self._fetched: dict[int, np.ndarray] = {}  # template → signature read (bounded)
         self._inst_ids: dict[str, int] = {}
         self._inst_names: list[str] = []
@@ -984,6 +1011,8 @@ class Screener:
             cid = people.add(key)
         people.add_institution(people.find(cid), inst)
 
+        if self._point_reader is not None:
+            self._read_points(p.points)
         for h, kind, _role in p.points:
             first, added = self._points.see(_key(h), cid, inst)
             if kind == "address" or first == _NO:
@@ -1015,6 +1044,18 @@ class Screener:
             lexicon=p.lexicon,
             agent_name=p.agent_name,
         )
+
+    def _read_points(self, points: list[tuple[str, str, str]]) -> None:
+        """Brings back into memory the case's points held out of it (seen in one restored
+        case), before they are seen again."""
+        held = self._points
+        absent = [h for h, _kind, _role in points if held.first(_key(h)) is None]
+        if not absent:
+            return
+        for h, (complainant, institution) in self._point_reader(absent).items():
+            cid = self._people.get(_key(complainant))
+            if cid != _NO and held.first(_key(h)) is None:
+                held.remember(_key(h), cid, self._inst_id(institution))
 
     def _join_template(self, tid: int, cid: int, inst: int) -> None:
         if self._templates.see(tid, cid, inst) == 2:
@@ -1333,6 +1374,23 @@ class Screener:
         return sorted(out, key=lambda i: (i.day, i.institution))
 
 
+_SLICE = 200_000  # rows a bulk restore sorts at once: its temporaries are the size of a slice
+_SIG_CHUNK = 8192  # first letters' signatures turned into band keys at once during a restore
+
+
+def _key_ranges(keys: np.ndarray) -> Iterator[np.ndarray]:
+    """The indices of `keys` (uint64 keyed hashes, spread evenly over the 64 bits) in slices of
+    ascending key ranges, about _SLICE rows each, in row order within a slice: sorting each
+    slice in turn sorts the whole, with temporaries the size of one slice."""
+    parts = max(1, -(-len(keys) // _SLICE))
+    bounds = [(i << 64) // parts for i in range(parts)]
+    for i, low in enumerate(bounds):
+        inside = keys >= np.uint64(low)
+        if i + 1 < parts:
+            inside &= keys < np.uint64(bounds[i + 1])
+        yield np.flatnonzero(inside)
+
+
 class StateLoader:
     """Rebuilds an empty screener's state from stored cases in bulk, in the order they were
     stored (the worker's restore): `add` each, then `finish`. numpy does per array what
@@ -1341,7 +1399,12 @@ class StateLoader:
     A case stored with its template (`template_key`, the case number of the template's first
     letter) is not compared again: the state has the templates the cases were screened with.
     A case stored without one (a letter stored before template keys were) is compared after
-    the others, in stored order."""
+    the others, in stored order.
+
+    Memory: the peak is what a limit sees, so the rows are held as typed arrays, a first
+    letter's signature becomes its band keys as the rows stream in (8,192 at a time; the
+    signatures themselves are kept only when the screener keeps them), and the contact points
+    and band keys are sorted a key range at a time (`_key_ranges`) into arrays allocated once."""
 
     def __init__(self, screener: Screener) -> None:
         if len(screener._people) or len(screener._templates):
@@ -1357,7 +1420,11 @@ class StateLoader:
         self._point_address = array("b")
         self._template_ids: dict[str, int] = {}  # first letter's case number → template
         self._template_cases: list[str] = []
-        self._sigs = bytearray()  # first letters' signatures, in template order
+        self._templates_count = 0
+        self._keep_sigs = screener._templates.sigs is not None
+        self._sigs = bytearray()  # first letters' signatures, in template order (memory mode)
+        self._pending = bytearray()  # signatures whose band keys are not computed yet
+        self._band_keys = array("Q")  # BANDS a template, in template order
         self._has_sig = bytearray()  # 1 if the template's first letter was stored here
         self._unkeyed: list[tuple[int, str, bytes]] = []  # (case, case_no, signature)
 
@@ -1389,140 +1456,83 @@ class StateLoader:
                 tid = self._template_ids[template_key] = len(self._template_cases)
                 self._template_cases.append(template_key)
                 mine = template_key == case_no and signature is not None
-                self._sigs += signature if mine else bytes(4 * NUM_PERM)
+                sig = signature if mine else bytes(4 * NUM_PERM)
+                self._pending += sig
+                if self._keep_sigs:
+                    self._sigs += sig
                 self._has_sig.append(1 if mine else 0)
+                if len(self._pending) >= _SIG_CHUNK * 4 * NUM_PERM:
+                    self._flush_bands()
         elif signature:
             self._unkeyed.append((row, case_no, signature))
         self._tid.append(tid)
+
+    def _flush_bands(self) -> None:
+        if self._pending:
+            sigs = np.frombuffer(self._pending, "<u4").reshape(-1, NUM_PERM)
+            self._band_keys.frombytes(_raw(_band_keys(sigs)))
+            del sigs
+            self._pending = bytearray()
 
     def finish(self) -> int:
         """Builds the state; returns the number of cases."""
         s, n = self.s, self.cases
         if not n:
             return 0
+        self._flush_bands()
+        # The templates' case numbers first: 24 bytes each instead of a str in a dict.
+        self._template_ids = {}
+        tpl = s._templates
+        tpl.case = np.empty(max(1024, len(self._template_cases)), "S24")
+        for i, case_no in enumerate(self._template_cases):
+            raw = case_no.encode()
+            if len(raw) <= 24 and raw.isascii():
+                tpl.case[i] = raw
+            else:
+                tpl.case[i] = b""
+                tpl.long_case[i] = case_no
+        self._templates_count = len(self._template_cases)
+        self._template_cases = []
         people = s._people
         ckeys = np.frombuffer(self._complainant, np.uint64)
         uniq, first_row, crow = np.unique(ckeys, return_index=True, return_inverse=True)
-        crow = crow.astype(np.int64)
+        del ckeys
+        self._complainant = array("Q")
+        crow, first_row = crow.astype(np.int32), first_row.astype(np.int32)
         nc = len(uniq)
 
         # Institutions: the commonest first, so that the 64 bits of a group's mask cover most.
         inst = np.frombuffer(self._inst, np.int32)
         counts = np.bincount(inst, minlength=len(s._inst_names))
         order = np.argsort(-counts, kind="stable")
-        remap = np.empty_like(order)
+        remap = np.empty(len(order), np.int32)
         remap[order] = np.arange(len(order))
         s._inst_names = [s._inst_names[i] for i in order.tolist()]
         s._inst_ids = {name: i for i, name in enumerate(s._inst_names)}
-        inst = remap[inst].astype(np.int64)
-        days = np.frombuffer(self._day, np.int32).astype(np.int64)
-        codes, per = np.unique(inst << 32 | days, return_counts=True)
+        inst = remap[inst]
+        self._inst = array("i")
+        days = np.frombuffer(self._day, np.int32)
+        codes, per = np.unique(inst.astype(np.int64) << 32 | days, return_counts=True)
+        del days
+        self._day = array("i")
         for code, count in zip(codes.tolist(), per.tolist(), strict=True):
             name, day = s._inst_names[code >> 32], date.fromordinal(code & 0xFFFFFFFF)
             s._per_day[(name, day)] += count
             s._per_institution[name] += count
             span = s._span.setdefault(name, [day, day])
             span[0], span[1] = min(span[0], day), max(span[1], day)
+        del codes, per, counts, order, remap
 
         edges_a, edges_b = [], []
-        # Contact points.
-        pts = s._points
-        pkeys = np.frombuffer(self._point, np.uint64)
-        pcase = np.frombuffer(self._point_case, np.int32)
-        paddr = np.frombuffer(self._point_address, np.int8).astype(bool)
-        pc, pi = crow[pcase], inst[pcase]
-        puniq, pfirst, pinv = np.unique(pkeys, return_index=True, return_inverse=True)
-        pinv = pinv.astype(np.int64)
-        c0, i0 = pc[pfirst], pi[pfirst]
-        pts.base = puniq
-        pts.base_first = np.stack([c0, i0], axis=1).astype(np.int32)
-        with_c = np.unique(pinv << 32 | pc)
-        with_i = np.unique(pinv << 32 | pi)
-        np_ = np.bincount(with_c >> 32, minlength=len(puniq))
-        mp_ = np.bincount(with_i >> 32, minlength=len(puniq))
-        shared = (np_ >= 2) | (mp_ >= 2)
-        if shared.any():
-            for pairs, side in ((with_c, 0), (with_i, 1)):
-                chosen = pairs[shared[pairs >> 32]]
-                for p, v in zip(
-                    (chosen >> 32).tolist(), (chosen & 0xFFFFFFFF).tolist(), strict=True
-                ):
-                    key = int(puniq[p])
-                    both = pts.shared.get(key)
-                    if both is None:
-                        both = pts.shared[key] = (set(), set())
-                    both[side].add(v)
-        link = ~paddr & (pc != c0[pinv])
-        edges_a.append(pc[link])
-        edges_b.append(c0[pinv][link])
-        pt_addr = paddr[pfirst]
-        counted_points = c0[(np_ >= SHARED_MIN) & ~pt_addr]
-
-        # Templates.
-        tpl = s._templates
-        tid = np.frombuffer(self._tid, np.int32).astype(np.int64)
-        nt = len(self._template_cases)
-        has = tid >= 0
-        t_rows = np.flatnonzero(has)
-        t_ids = tid[has]
-        counted_templates = np.empty(0, np.int64)
-        if nt:
-            _, t_first_pos = np.unique(t_ids, return_index=True)
-            t_first = crow[t_rows[t_first_pos]]
-            t_with_c = np.unique(t_ids << 32 | crow[has])
-            t_with_i = np.unique(t_ids << 32 | inst[has])
-            tn = np.bincount(t_with_c >> 32, minlength=nt)
-            tm = np.bincount(t_with_i >> 32, minlength=nt)
-            tpl.case = np.empty(max(1024, nt), "S24")
-            for i, case_no in enumerate(self._template_cases):
-                raw = case_no.encode()
-                if len(raw) <= 24 and raw.isascii():
-                    tpl.case[i] = raw
-                else:
-                    tpl.case[i] = b""
-                    tpl.long_case[i] = case_no
-            tpl.first = _ints(t_first)
-            tpl.n = _ints(tn)
-            tpl.m = _ints(tm)
-            tpl.with_c.base = t_with_c
-            tpl.with_i.base = t_with_i
-            link = crow[has] != t_first[t_ids]
-            edges_a.append(crow[has][link])
-            edges_b.append(t_first[t_ids][link])
-            counted_templates = t_first[tn >= 2]
-            sigs = np.frombuffer(self._sigs, "<u4").reshape(nt, NUM_PERM)  # a view, no copy
-            own = np.frombuffer(self._has_sig, np.uint8).astype(bool)
-            if not own.all():
-                # First letters stored by another replica under a template of its own.
-                missing = np.flatnonzero(~own).tolist()
-                read = s._read_signatures([self._template_cases[t] for t in missing])
-                for t in missing:
-                    sig = read.get(self._template_cases[t])
-                    if sig is not None:
-                        sigs[t] = sig
-                        own[t] = True
-            keyed = np.flatnonzero(own)
-            keys = np.empty((len(keyed), BANDS), np.uint64)
-            for start in range(0, len(keyed), 8192):  # in slices: the mixing makes temporaries
-                keys[start : start + 8192] = _band_keys(sigs[keyed[start : start + 8192]])
-            tpl.bands.load(keys, keyed)
-            del keys
-            if tpl.sigs is not None:
-                tpl.sigs = sigs.copy()
-            del sigs, t_with_c, t_with_i, t_first_pos, tn, tm, link
-        # Free what is no longer needed before the union-find: the peak is what a limit sees.
-        self._sigs = bytearray()
-        self._template_ids, self._template_cases = {}, []
-        del pts, pkeys, pcase, paddr, pc, pi, puniq, pfirst, pinv, c0, i0, with_c, with_i
-        del np_, mp_, shared, pt_addr, t_rows, t_ids, tid, has
-        del ckeys, days
-        self._point = self._point_case = self._point_address = array("b")
-        self._complainant, self._day, self._tid = array("Q"), array("i"), array("i")
+        counted_points = self._points(crow, inst, edges_a, edges_b)
+        counted_templates = self._templates(crow, inst, edges_a, edges_b)
 
         # Groups: a union-find over the links, then each group's slot as `apply` leaves it.
         # Typed arrays, not lists: a million int objects would stay behind as fragmented heap.
-        a = _ints(np.concatenate(edges_a)) if edges_a else array("i")
-        b = _ints(np.concatenate(edges_b)) if edges_b else array("i")
+        a = _ints(np.concatenate(edges_a))
+        del edges_a
+        b = _ints(np.concatenate(edges_b))
+        del edges_b
         parent = _ints(np.arange(nc))
         size = _ints(np.ones(nc))
         for x, y in zip(a, b, strict=True):
@@ -1538,58 +1548,212 @@ class StateLoader:
                 parent[y] = x
                 size[x] += size[y]
         del size, a, b
-        root = np.frombuffer(parent, np.int32).astype(np.int64)
+        root = np.frombuffer(parent, np.int32).copy()
         del parent
         while True:
             up = root[root]
             if np.array_equal(up, root):
                 break
             root = up
+        del up
         # A group's root is its member that came first, so its member list starts there.
-        by_arrival = np.argsort(first_row, kind="stable")
-        roots, pos = np.unique(root[by_arrival], return_index=True)
-        head = np.empty(nc, np.int64)
-        head[roots] = by_arrival[pos]
-        root = head[root]
-        order = np.lexsort((first_row, root))
-        nxt = np.full(nc, _NO, np.int64)
-        same = root[order[:-1]] == root[order[1:]]
-        nxt[order[:-1][same]] = order[1:][same]
-        tail = np.arange(nc)
-        last = np.ones(nc, bool)
-        last[:-1] = ~same
-        tail[root[order[last]]] = order[last]
-        least = np.full(nc, nc, np.int64)
-        np.minimum.at(least, root, np.arange(nc))  # ids are in key order: the smallest key
-        least[least == nc] = 0
-        insts = np.zeros(nc, np.uint64)
-        low = inst < 64
-        np.bitwise_or.at(
-            insts, root[crow[low]], np.left_shift(np.uint64(1), inst[low].astype(np.uint64))
-        )
-        for r, i in zip(root[crow[~low]].tolist(), inst[~low].tolist(), strict=True):
-            people.more_insts.setdefault(r, set()).add(i)
-        people.base = uniq
-        people.base_ids = np.arange(nc, dtype=np.int32)
-        people.keys = array("Q", uniq.tobytes())
+        earliest = np.full(nc, n, np.int32)  # per root: the first row of any member
+        np.minimum.at(earliest, root, first_row)
+        earliest[earliest == n] = 0  # not a root: unused
+        root = crow[earliest][root]  # first_row[c] is a row of c's: crow[first_row[c]] == c
+        del earliest
+        insts = np.zeros(nc, np.uint64)  # a group's institutions, a row slice at a time
+        for start in range(0, n, _SLICE):
+            c, i = crow[start : start + _SLICE], inst[start : start + _SLICE]
+            low = i < 64
+            np.bitwise_or.at(
+                insts, root[c[low]], np.left_shift(np.uint64(1), i[low].astype(np.uint64))
+            )
+            for r, j in zip(root[c[~low]].tolist(), i[~low].tolist(), strict=True):
+                people.more_insts.setdefault(r, set()).add(j)
+            del c, i, low
+        people.insts = array("Q")
+        people.insts.frombytes(_raw(insts))
+        del insts
+        unkeyed = [
+            (int(crow[row]), int(inst[row]), case_no, raw) for row, case_no, raw in self._unkeyed
+        ]
+        self._unkeyed = []
+        del crow, inst
         people.parent = _ints(root)
         people.size = _ints(np.bincount(root, minlength=nc))
         people.points = _ints(np.bincount(root[counted_points], minlength=nc))
         people.templates = _ints(np.bincount(root[counted_templates], minlength=nc))
-        people.insts = array("Q", insts.tobytes())
+        del counted_points, counted_templates
+        order = np.lexsort((first_row, root)).astype(np.int32)
+        del first_row
+        same = root[order[:-1]] == root[order[1:]]
+        nxt = np.full(nc, _NO, np.int32)
+        nxt[order[:-1][same]] = order[1:][same]
         people.next = _ints(nxt)
+        del nxt
+        tail = np.arange(nc, dtype=np.int32)
+        last = np.ones(nc, bool)
+        last[:-1] = ~same
+        del same
+        tail[root[order[last]]] = order[last]
+        del order, last
         people.tail = _ints(tail)
+        del tail
+        least = np.full(nc, nc, np.int32)
+        np.minimum.at(least, root, np.arange(nc, dtype=np.int32))  # ids are in key order
+        least[least == nc] = 0
         people.least = _ints(least)
+        del least
+        del root
+        people.base = uniq
+        people.base_ids = None  # ids are in key order
+        people.keys = array("Q")
+        people.keys.frombytes(_raw(uniq))
 
         # Cases stored without a template key: compared now, in stored order.
-        for row, case_no, raw in self._unkeyed:
-            cid = int(crow[row])
-            tid_, _ = s._index_template(signature_from_bytes(raw), case_no, cid, int(inst[row]))
+        for cid, inst_, case_no, raw in unkeyed:
+            tid_, _ = s._index_template(signature_from_bytes(raw), case_no, cid, inst_)
             if tid_ is not None:
                 people.union(cid, s._templates.first[tid_])
-        self._unkeyed = []
         return n
+
+    def _templates(
+        self, crow: np.ndarray, inst: np.ndarray, edges_a: list, edges_b: list
+    ) -> np.ndarray:
+        """Templates and their LSH bands; appends their links to the edges; returns the first
+        letters' complainants of the templates two or more complainants share."""
+        s, tpl = self.s, self.s._templates
+        nt = self._templates_count
+        if not nt:
+            self._tid = array("i")
+            return np.empty(0, np.int64)
+        tid = np.frombuffer(self._tid, np.int32)
+        has = tid >= 0
+        t_ids = tid[has].astype(np.int64)
+        del tid
+        self._tid = array("i")
+        t_c = crow[has]
+        t_i = inst[has]
+        del has
+        _, t_first_pos = np.unique(t_ids, return_index=True)
+        t_first = t_c[t_first_pos]
+        del t_first_pos
+        tpl.with_c.base = np.unique(t_ids << 32 | t_c)
+        tpl.with_i.base = np.unique(t_ids << 32 | t_i)
+        del t_i
+        tn = np.bincount(tpl.with_c.base >> 32, minlength=nt)
+        tm = np.bincount(tpl.with_i.base >> 32, minlength=nt)
+        tpl.first = _ints(t_first)
+        tpl.n = _ints(tn)
+        tpl.m = _ints(tm)
+        first_c = t_first[t_ids]
+        del t_ids
+        link = t_c != first_c
+        edges_a.append(t_c[link])
+        edges_b.append(first_c[link])
+        del t_c, first_c, link
+        counted = t_first[tn >= 2].astype(np.int64)
+        del t_first, tn, tm
+
+        keys = np.frombuffer(self._band_keys, np.uint64).reshape(nt, BANDS)
+        sigs = np.frombuffer(self._sigs, "<u4").reshape(nt, NUM_PERM) if self._keep_sigs else None
+        own = np.frombuffer(self._has_sig, np.uint8).astype(bool)
+        if not own.all():
+            # First letters stored by another replica under a template of its own.
+            missing = np.flatnonzero(~own).tolist()
+            read = s._read_signatures([tpl.key(t) for t in missing])
+            for t in missing:
+                sig = read.get(tpl.key(t))
+                if sig is not None:
+                    keys[t] = _band_keys(sig[None, :])[0]
+                    if sigs is not None:
+                        sigs[t] = sig
+                    own[t] = True
+            del read
+        keyed = np.flatnonzero(own)
+        tpl.bands.load(keys if len(keyed) == nt else keys[keyed], keyed)
+        del keys, own, keyed
+        self._band_keys, self._has_sig = array("Q"), bytearray()
+        if sigs is not None:
+            tpl.sigs = sigs.copy()
+            del sigs
+        self._sigs = bytearray()
+        return counted
+
+    def _points(
+        self, crow: np.ndarray, inst: np.ndarray, edges_a: list, edges_b: list
+    ) -> np.ndarray:
+        """Contact points, a key range at a time; appends their links to the edges; returns
+        the first complainants of the points (not addresses) SHARED_MIN or more share. With
+        a point reader, the points seen in one case only are not held: one row each, they
+        link nobody and count nowhere, and the reader gives them back when seen again."""
+        pts = self.s._points
+        drop_once = self.s._point_reader is not None
+        pkeys = np.frombuffer(self._point, np.uint64)
+        pcase = np.frombuffer(self._point_case, np.int32)
+        paddr = np.frombuffer(self._point_address, np.int8)
+        base = np.empty(len(pkeys), np.uint64)  # at most a point a row; shrunk at the end
+        base_first = np.empty((len(pkeys), 2), np.int32)  # complainant id, institution id
+        counted = []
+        at = 0
+        for rows in _key_ranges(pkeys):
+            cases = pcase[rows]
+            pc, pi = crow[cases], inst[cases]
+            del cases
+            addr = paddr[rows].astype(bool)
+            puniq, pfirst, pinv, seen = np.unique(
+                pkeys[rows], return_index=True, return_inverse=True, return_counts=True
+            )
+            del rows
+            pinv = pinv.astype(np.int64)
+            c0 = pc[pfirst]
+            held = seen >= 2 if drop_once else slice(None)  # the others are read back
+            del seen
+            end = at + len(puniq[held])
+            base[at:end] = puniq[held]
+            base_first[at:end, 0] = c0[held]
+            base_first[at:end, 1] = pi[pfirst][held]
+            at = end
+            del held
+            with_c = np.unique(pinv << 32 | pc)
+            with_i = np.unique(pinv << 32 | pi)
+            np_ = np.bincount(with_c >> 32, minlength=len(puniq))
+            mp_ = np.bincount(with_i >> 32, minlength=len(puniq))
+            shared = (np_ >= 2) | (mp_ >= 2)
+            if shared.any():
+                for pairs, side in ((with_c, 0), (with_i, 1)):
+                    chosen = pairs[shared[pairs >> 32]]
+                    for p, v in zip(
+                        (chosen >> 32).tolist(), (chosen & 0xFFFFFFFF).tolist(), strict=True
+                    ):
+                        key = int(puniq[p])
+                        both = pts.shared.get(key)
+                        if both is None:
+                            both = pts.shared[key] = (set(), set())
+                        both[side].add(v)
+            del with_c, with_i, mp_, shared, puniq
+            first_c = c0[pinv]
+            link = ~addr & (pc != first_c)
+            edges_a.append(pc[link])
+            edges_b.append(first_c[link])
+            del first_c, link, pinv, pc, pi
+            counted.append(c0[(np_ >= SHARED_MIN) & ~addr[pfirst]].astype(np.int64))
+            del c0, np_, addr, pfirst
+        del pkeys, pcase, paddr
+        self._point, self._point_case, self._point_address = array("Q"), array("i"), array("b")
+        base.resize(at, refcheck=False)  # in place: no second copy
+        base_first.resize((at, 2), refcheck=False)
+        pts.base, pts.base_first = base, base_first
+        return np.concatenate(counted)
 
 
 def _ints(values: np.ndarray) -> array:
-    return array("i", np.asarray(values, np.int32).tobytes())
+    out = array("i")
+    out.frombytes(_raw(np.asarray(values, np.int32)))
+    return out
+
+
+def _raw(values: np.ndarray) -> memoryview:
+    """An array's bytes without a copy (`array.frombytes` takes bytes, not numpy items)."""
+    return memoryview(np.ascontiguousarray(values)).cast("B")

@@ -196,6 +196,17 @@ def _release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _map_large_allocations() -> None:
+    """Keeps glibc's mmap threshold at 128 KiB for good: by default it rises (up to 32 MiB) each
+    time a large block is freed, after which the restore's numpy temporaries came from the heap
+    and stayed in the process once freed, counting in its peak (~30 MiB at a million cases)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+
+
 def _local_day(at: datetime):
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
@@ -227,6 +238,7 @@ class ScreeningState:
         self.pii_key = pii_key
         self.screener: Screener | None = None
         self.high_water = 0
+        self._restored_to = 0  # the last case id the restore read (see `_read_points`)
         self._own: set[int] = set()
         self._lexicon_generation = -1
         self._known_list = -1
@@ -235,13 +247,16 @@ class ScreeningState:
 
     # -- restoring ---------------------------------------------------------------------------
 
-    def restore(self, session: Session, batch: int = 20_000) -> int:
+    def restore(self, session: Session, batch: int = 2000) -> int:
         """A fresh screener with every stored case applied, in id order, in bulk (numpy, see
         `screening.StateLoader`): the rows are streamed (a server-side cursor on PostgreSQL),
         only the columns the state needs, a first letter's signature only. Returns the count."""
         lexicon, generation = lexicon_in_force()
         screener = screening.Screener(
-            lexicon=lexicon, pii_key=self.pii_key, signatures=self._read_signatures
+            lexicon=lexicon,
+            pii_key=self.pii_key,
+            signatures=self._read_signatures,
+            points=self._read_points,
         )
         t = ScreenedCase.__table__
         first_letter = or_(t.c.template_key == t.c.case_no, t.c.template_key == "")
@@ -256,6 +271,7 @@ class ScreeningState:
             case((first_letter, t.c.signature), else_=None).label("signature"),
         ).order_by(t.c.id)
         self.screener = None  # a failure half-way leaves none, and the next case restores
+        _map_large_allocations()
         previous, self._session = self._session, session
         try:
             loader = screener.loader()
@@ -278,7 +294,7 @@ class ScreeningState:
         _release_freed_memory()
         self.screener = screener
         self._lexicon_generation = generation
-        self.high_water = high_water
+        self.high_water = self._restored_to = high_water
         self._own.clear()
         self._known_list = -1
         self.refresh(session)
@@ -299,6 +315,25 @@ class ScreeningState:
             )
             out.update((r.case_no, screening.signature_from_bytes(r.signature)) for r in rows)
         return out
+
+    def _read_points(self, hashes: list[str]) -> dict[str, tuple[str, str]]:
+        """The screener's reading of contact points it does not hold (seen in one restored case
+        only): hash → (complainant key, institution) of that case, in the session of the case
+        being screened. Only restored cases: a point first seen after the restore is held."""
+        if self._session is None or not self._restored_to:
+            return {}
+        cp, t = CasePoint.__table__, ScreenedCase.__table__
+        rows = self._session.execute(
+            select(cp.c.point_hash, cp.c.case_id, t.c.complainant_key, t.c.institution)
+            .join(t, t.c.id == cp.c.case_id)
+            .where(cp.c.point_hash.in_(hashes))  # the point_hash index: a few rows a point
+            .order_by(cp.c.case_id.desc())  # the first case's wins
+        )
+        return {
+            r.point_hash: (r.complainant_key, r.institution)
+            for r in rows
+            if r.case_id <= self._restored_to
+        }
 
     def _apply_since(self, session: Session, batch: int = 5000) -> int:
         """Cases other replicas stored since (above the high-water id), with their templates."""
