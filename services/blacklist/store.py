@@ -231,6 +231,21 @@ class Screened:
     events: list[dict]  # clue_raised payloads emitted
 
 
+def _state_columns() -> tuple:
+    """The columns of a stored case the screening state is rebuilt from (the restore and the
+    catch-up with other replicas each add the signature as they need it)."""
+    t = ScreenedCase.__table__
+    return (
+        t.c.id,
+        t.c.case_no,
+        t.c.received_at,
+        t.c.institution,
+        t.c.complainant_key,
+        t.c.points,
+        t.c.template_key,
+    )
+
+
 class ScreeningState:
     """One worker process's screener, kept in step with the database (see the module doc)."""
 
@@ -261,14 +276,7 @@ class ScreeningState:
         t = ScreenedCase.__table__
         first_letter = or_(t.c.template_key == t.c.case_no, t.c.template_key == "")
         query = select(
-            t.c.id,
-            t.c.case_no,
-            t.c.received_at,
-            t.c.institution,
-            t.c.complainant_key,
-            t.c.points,
-            t.c.template_key,
-            case((first_letter, t.c.signature), else_=None).label("signature"),
+            *_state_columns(), case((first_letter, t.c.signature), else_=None).label("signature")
         ).order_by(t.c.id)
         self.screener = None  # a failure half-way leaves none, and the next case restores
         _map_large_allocations()
@@ -338,19 +346,11 @@ class ScreeningState:
     def _apply_since(self, session: Session, batch: int = 5000) -> int:
         """Cases other replicas stored since (above the high-water id), with their templates."""
         t = ScreenedCase.__table__
-        cols = (
-            t.c.id,
-            t.c.case_no,
-            t.c.received_at,
-            t.c.institution,
-            t.c.complainant_key,
-            t.c.points,
-            t.c.signature,
-            t.c.template_key,
-        )
         n = 0
         result = session.execute(
-            select(*cols).where(t.c.id > self.high_water).order_by(t.c.id),
+            select(*_state_columns(), t.c.signature)
+            .where(t.c.id > self.high_water)
+            .order_by(t.c.id),
             execution_options={"yield_per": batch},
         )
         for row in result:
