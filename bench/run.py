@@ -29,7 +29,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -40,6 +39,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+# One choice of free ports for every bench and test: below the range of outgoing connections.
+from services.platform import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS = 8
@@ -177,12 +179,6 @@ def warmup_count(n: int) -> int:
 
 
 # --- child processes -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
