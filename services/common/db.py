@@ -78,8 +78,11 @@ def make_engine(service: str, url: str | None = None, **kwargs) -> Engine:
         _engine_url(url),
         connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 5},
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        # A worker runs up to 10 handlers at once (nameko's max_workers) beside its relay; a
+        # pool smaller than that closed a connection after nearly every burst and opened
+        # another for the next (PostgreSQL forks a backend for each): ~1 a case under load.
+        pool_size=10,
+        max_overflow=2,
         **kwargs,
     )
 
