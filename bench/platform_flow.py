@@ -89,8 +89,17 @@ ASSIGNED = "routing.case_assigned"
 NEEDS_ROUTING = "routing.case_needs_routing"
 CLOSED = "intake.case_closed"
 LISTENED = (ASSIGNED, NEEDS_ROUTING, CLOSED)
-# What py-spy samples with --profile: the processes on a case's way (the others barely work).
-PROFILED = ("intake api", "intake worker", "routing worker", "routing api")
+# What py-spy samples with --profile: the processes that work on every case (the other apis
+# barely work).
+PROFILED = (
+    "intake api",
+    "intake worker",
+    "routing worker",
+    "routing api",
+    "blacklist worker",
+    "education worker",
+    "mediation worker",
+)
 
 
 # --- options -------------------------------------------------------------------------------------
@@ -733,7 +742,12 @@ def summarize_profile(path: Path, top: int = 12) -> list[str]:
         leaf = frames[-1]
         if any(
             w in leaf
-            for w in ("(epolls.py", "(poll.py", "wait (threading.py", "select (selectors.py")
+            for w in (
+                "hubs/epolls.py",
+                "hubs/poll.py",
+                "wait (threading.py",
+                "select (selectors.py",
+            )
         ):
             continue  # idle
         total += n
