@@ -39,8 +39,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check services tests bench deploy
 
-bench: install  ## the long benchmarks (~10 min): bench/run.py, then the whole platform end to end
+bench: install  ## the long benchmarks (~11 min): bench/run.py, the design floor, the whole platform end to end
 	$(PY) bench/run.py
+	$(PY) bench/design_floor.py --json .data/bench-design-floor.json
 	$(PY) bench/platform.py --json .data/bench-platform.json
 
 k8s-check: install
