@@ -7,6 +7,7 @@ or a previous run cannot leak events into the tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -69,6 +70,43 @@ def amqp_uri() -> Iterator[str]:
     yield uri
     if created:
         subprocess.run([ctl, "delete_vhost", vhost], capture_output=True)
+
+
+@contextlib.contextmanager
+def own_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of a test's own, dropped afterwards: for tests whose writes the
+    session's platform (which shares the session database) must not see or relay."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def own_vhost(prefix: str) -> Iterator[str]:
+    """A RabbitMQ vhost of a test's own (its name), deleted afterwards."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.fail("rabbitmqctl is needed to give a test a vhost of its own", pytrace=False)
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    subprocess.run([ctl, "add_vhost", name], capture_output=True, check=True)
+    try:
+        subprocess.run(
+            [ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+            capture_output=True,
+            check=True,
+        )
+        yield name
+    finally:
+        subprocess.run([ctl, "delete_vhost", name], capture_output=True)
+
+
+def vhost_uri(vhost: str) -> str:
+    return f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 from services.common import pii
 from services.common.settings import SERVICES
 from services.platform import check_broker, free_ports_env
-from tests.integration.conftest import AMQP_HOST, PG_ADMIN_URL, ROOT
+from tests.integration.conftest import ROOT, own_database, own_vhost, vhost_uri
 
 pytestmark = pytest.mark.integration
 
@@ -33,41 +31,28 @@ _BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-./]+(?=\d)")
 
 
 @pytest.fixture(scope="module")
-def own_database() -> Iterator[str]:
-    name = f"xiaobao_pii_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def demo_database() -> Iterator[str]:
+    with own_database("xiaobao_pii") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def own_vhost() -> Iterator[str]:
-    ctl = shutil.which("rabbitmqctl")
-    assert ctl, "rabbitmqctl is needed to give the demo a vhost of its own"
-    vhost = f"xiaobao-pii-{uuid.uuid4().hex[:8]}"
-    subprocess.run([ctl, "add_vhost", vhost], capture_output=True, check=True)
-    subprocess.run(
-        [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        capture_output=True,
-        check=True,
-    )
-    uri = f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
-    check_broker(uri)
-    yield uri
-    subprocess.run([ctl, "delete_vhost", vhost], capture_output=True)
+def demo_vhost() -> Iterator[str]:
+    with own_vhost("xiaobao-pii") as name:
+        uri = vhost_uri(name)
+        check_broker(uri)
+        yield uri
 
 
 @pytest.fixture(scope="module")
-def demo_day(own_database, own_vhost, tmp_path_factory) -> dict:
+def demo_day(demo_database, demo_vhost, tmp_path_factory) -> dict:
     """Runs `xiaobao demo --once`; returns its data directory and what it printed."""
     data_dir = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOBAO_")}
     env.update(
         {
-            "XIAOBAO_DATABASE_URL": own_database,
-            "XIAOBAO_AMQP_URI": own_vhost,
+            "XIAOBAO_DATABASE_URL": demo_database,
+            "XIAOBAO_AMQP_URI": demo_vhost,
             "XIAOBAO_DATA_DIR": str(data_dir),
             "XIAOBAO_AUTH_SECRET": SECRET,
             "XIAOBAO_PII_KEY": SECRET,
@@ -88,7 +73,7 @@ def demo_day(own_database, own_vhost, tmp_path_factory) -> dict:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return {
         "data_dir": data_dir,
-        "database": own_database,
+        "database": demo_database,
         "printed": {"demo stdout": done.stdout, "demo stderr": done.stderr},
     }
 

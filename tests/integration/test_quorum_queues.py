@@ -23,11 +23,12 @@ from amqp.exceptions import PreconditionFailed
 from services.common import messaging
 from services.platform import Platform, free_ports_env
 from tests.integration.conftest import (
-    AMQP_HOST,
-    PG_ADMIN_URL,
     ROOT,
     TEST_SECRET,
     eventually,
+    own_database,
+    own_vhost,
+    vhost_uri,
     xiaobao,
 )
 
@@ -65,35 +66,23 @@ def _rabbitmqctl() -> str:
 
 @pytest.fixture(scope="module")
 def vhost() -> Iterator[str]:
-    ctl = _rabbitmqctl()
-    name = f"xiaobao-quorum-{uuid.uuid4().hex[:8]}"
-    subprocess.run([ctl, "add_vhost", name], capture_output=True, check=True)
-    subprocess.run(
-        [ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        capture_output=True,
-        check=True,
-    )
-    yield name
-    subprocess.run([ctl, "delete_vhost", name], capture_output=True)
+    with own_vhost("xiaobao-quorum") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def quorum_database() -> Iterator[str]:
     """A database of its own: the session's platform shares the session database, and its intake
     worker's relay would publish this test's outbox row (to the platform's vhost) first."""
-    name = f"xiaobao_quorum_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_database("xiaobao_quorum") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def env(vhost: str, quorum_database: str, tmp_path_factory) -> dict[str, str]:
     env = {
         "XIAOBAO_DATABASE_URL": quorum_database,
-        "XIAOBAO_AMQP_URI": f"amqp://guest:guest@{AMQP_HOST}/{vhost}",
+        "XIAOBAO_AMQP_URI": vhost_uri(vhost),
         "XIAOBAO_QUEUE_TYPE": "quorum",
         "XIAOBAO_DATA_DIR": str(tmp_path_factory.mktemp("quorum-data")),
         "XIAOBAO_AUTH_SECRET": TEST_SECRET,
