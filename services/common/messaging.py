@@ -21,7 +21,7 @@ from sqlalchemy import JSON, Integer, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from services.common import metrics
+from services.common import metrics, notify
 from services.common import settings as settings_mod
 from services.common.db import UTCDateTime, is_unavailable, session_scope
 from services.common.errors import Unavailable
@@ -215,6 +215,7 @@ def emit(
 ) -> Envelope:
     """Adds an event to the outbox inside the caller's transaction."""
     envelope = Envelope(type=event_type, payload=payload)
+    notify.announce(session, notify.outbox_channel(envelope.source))  # the relay wakes at commit
     session.add(
         outbox_model(
             event_id=envelope.event_id,

@@ -17,7 +17,7 @@ from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
 
-from services.common import db, logs, metrics
+from services.common import db, logs, metrics, notify
 from services.common import settings as settings_mod
 from services.common.messaging import OutboxRelay, consume, durable_queue, publish_dead_letter
 
@@ -56,12 +56,21 @@ class Database(DependencyProvider):
 
 
 class Relay(DependencyProvider):
-    """Runs the service's outbox relay as a managed green thread of the worker."""
+    """Runs the service's outbox relay as a managed green thread of the worker.
+
+    On PostgreSQL every transaction that writes the outbox (in this worker or in the service's
+    api) notifies the relay at commit (services.common.notify), so an event leaves within
+    milliseconds; the relay still looks every `outbox_poll_seconds` while it is not listening,
+    and every NOTIFIED_POLL_SECONDS while it is, in case a notification was missed.
+    """
+
+    NOTIFIED_POLL_SECONDS = 2.0
 
     def __init__(self, service: str, outbox_model: type) -> None:
         self.service = service
         self.outbox_model = outbox_model
         self._running = False
+        self.listener: notify.Listener | None = None
 
     def setup(self) -> None:
         cfg = settings_mod.get()
@@ -69,14 +78,26 @@ class Relay(DependencyProvider):
         self.relay = OutboxRelay(
             self.service, db.session_factory(self.service), self.outbox_model, cfg.amqp_uri
         )
+        self.wakeup = notify.Signal()
+        url = notify.listen_url(self.service)
+        if url is not None:
+            self.listener = notify.Listener(
+                url,
+                [notify.outbox_channel(self.service)],
+                self.wakeup.wake,
+                name=f"{self.service} outbox listener",
+            )
         metrics.register_outbox_gauge(self.service, self.relay.pending)
 
     def start(self) -> None:
         self._running = True
+        if self.listener is not None:
+            self.listener.start()
         self.container.spawn_managed_thread(self._loop)
 
     def _loop(self) -> None:
         while self._running:
+            seen = self.wakeup.generation  # a notification from here on ends the wait below
             sent = self.relay.relay_once()
             # Not ready while the relay cannot reach the database or the broker.
             metrics.set_ready(self.service, "worker", not self.relay.failures)
@@ -84,12 +105,19 @@ class Relay(DependencyProvider):
                 # Broker or database down: back off up to 5 s instead of hammering it.
                 eventlet.sleep(min(5.0, self.interval * 2**self.relay.failures))
             elif sent == 0:
-                eventlet.sleep(self.interval)
+                listening = self.listener is not None and self.listener.connected
+                self.wakeup.wait(
+                    seen,
+                    max(self.interval, self.NOTIFIED_POLL_SECONDS) if listening else self.interval,
+                )
             else:
                 eventlet.sleep(0)
 
     def stop(self) -> None:
         self._running = False
+        if self.listener is not None:
+            self.listener.stop()
+        self.wakeup.wake()
         self.relay.close()
 
     def kill(self) -> None:

@@ -15,7 +15,7 @@ from datetime import time as dt_time
 import grpc
 from sqlalchemy import select
 
-from services.common import auth, db, grpc_server
+from services.common import auth, db, grpc_server, notify
 from services.common.clock import SHANGHAI, at_risk_from, in_force, in_force_generation
 from services.common.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.common.logs import mask_name, mask_phone
@@ -41,7 +41,11 @@ LISTED_SUMMARY = 80
 # reconnects with its cursor), so a crowd of idle streams cannot starve unary calls.
 MAX_FOLLOWING_STREAMS = 6
 MAX_STREAM_SECONDS = 300.0
+# A following stream looks for changes this often when nothing tells it of them (SQLite, or the
+# listener reconnecting); on PostgreSQL routing's writers notify it at commit, and it looks only
+# every NOTIFIED_POLL_SECONDS besides, in case a notification was missed.
 STREAM_POLL_SECONDS = 0.5
+NOTIFIED_POLL_SECONDS = 5.0
 STREAM_BATCH = 100
 
 
@@ -287,6 +291,22 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
     def __init__(self) -> None:
         self.factory = db.session_factory(store.SERVICE)
         self._following = threading.BoundedSemaphore(MAX_FOLLOWING_STREAMS)
+        self._feed = notify.Signal()
+        self._listener: notify.Listener | None = None
+        self._listener_lock = threading.Lock()
+
+    def _feed_listener(self) -> notify.Listener | None:
+        """The one connection listening for feed changes, opened by the first following stream."""
+        with self._listener_lock:
+            if self._listener is None:
+                url = notify.listen_url(store.SERVICE)
+                if url is None:
+                    return None
+                self._listener = notify.Listener(
+                    url, [store.FEED_CHANNEL], self._feed.wake, name="routing feed listener"
+                )
+                self._listener.start()
+            return self._listener
 
     def _scope(self, context, session) -> tuple[auth.Principal, frozenset[str], store.Directory]:
         principal = auth.require(context, "institution")
@@ -369,7 +389,9 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
         """AssignmentUpdate messages, serialized: the api sends these bytes as they are."""
         after = decode_cursor(request.cursor)
         with db.session_scope(self.factory) as session:
-            principal, _, _ = self._scope(context, session)
+            # `allowed` only picks which notifications wake this stream; each look reads the
+            # directory in force (and the slow poll catches a node added meanwhile).
+            principal, allowed, _ = self._scope(context, session)
         following = False
         if request.follow:
             if not self._following.acquire(blocking=False):
@@ -377,9 +399,14 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
                     "too many following streams on this server; retry shortly with your cursor"
                 )
             following = True
+        listener = None
+        if following:
+            listener = self._feed_listener()
+            context.add_callback(self._feed.wake)  # a cancelled stream frees its thread at once
         try:
             ends = time.monotonic() + MAX_STREAM_SECONDS
             while context.is_active():
+                seen = self._feed.generation  # a change committed from here on ends the wait
                 batch = self._changes(principal, after)
                 for seq, update in batch:
                     yield update
@@ -388,7 +415,12 @@ class InstitutionPortal(routing_pb2_grpc.InstitutionPortalServicer):
                     continue
                 if not request.follow or time.monotonic() >= ends:
                     return
-                time.sleep(STREAM_POLL_SECONDS)
+                listening = listener is not None and listener.connected
+                self._feed.wait(
+                    seen,
+                    NOTIFIED_POLL_SECONDS if listening else STREAM_POLL_SECONDS,
+                    allowed.__contains__,
+                )
         finally:
             if following:
                 self._following.release()

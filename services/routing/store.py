@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from services.common import notify
 from services.common import settings as settings_mod
 from services.common.calendar import WorkingCalendar
 from services.common.clock import (
@@ -41,6 +42,8 @@ from services.routing.models import (
 )
 
 SERVICE = "routing"
+# Announced by every transaction that moves an assignment in the portal's feed.
+FEED_CHANNEL = "xiaobao_feed_routing"
 DEMO_DIRECTORY = Path(__file__).parent / "data" / "demo_directory.yaml"
 ROUTED_KINDS = ("complaint", "petition")
 OPEN = ("assigned", "acknowledged")
@@ -355,6 +358,8 @@ def _touch(session: Session, a: Assignment, now: datetime) -> None:
     """Every change to an assignment: a new place in the portal's stream."""
     a.updated_at = now
     a.feed_seq = _next_feed(session)
+    # The following streams of the node's subtree wake at commit (the desk's go to nobody's).
+    notify.announce(session, FEED_CHANNEL, a.node_id or "")
 
 
 # --- assigning -------------------------------------------------------------------------------
