@@ -694,6 +694,26 @@ def wait_replicas(plat, cfg, addresses: dict[str, str], consumers: int, timeout:
                 time.sleep(0.2)
 
 
+def _idle_line(cpu: dict[str, float], seconds: float) -> str:
+    cpu = dict(cpu)
+    host = cpu.pop("host", 0.0)
+    ours = sum(v for k, v in cpu.items() if k not in ("postgres", "rabbitmq"))
+    top = ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])[:6])
+    return (
+        f"{seconds:g} s with no case submitted: CPU % of one core: the ten processes {ours:.0f} "
+        f"({top}); host {host:.0f} of {(os.cpu_count() or 1) * 100}"
+    )
+
+
+def cpu_ms_per_case(fig: dict, idle: dict[str, float]) -> tuple[float, float]:
+    """The host's CPU ms per closed case in a phase, all of it and above the idle host's."""
+    rate = fig["closed_per_s"]
+    host = fig["cpu_percent_of_one_core"].get("host", 0.0)
+    if rate <= 0:
+        return float("nan"), float("nan")
+    return host * 10 / rate, max(0.0, host - idle.get("host", 0.0)) * 10 / rate
+
+
 # --- profiles (py-spy) -----------------------------------------------------------------------------
 
 
@@ -1004,6 +1024,18 @@ def bench_platform(opts: Options, children: Children, tmp: Path, say) -> dict:
             )
         say(f"warm-up: {len(warm.calls)} cases submitted, assigned, answered and closed")
 
+        # Idle: what the ten processes cost with nothing to do but their relays' polls, the
+        # institutions' streams and the timers; every phase's CPU per case is read against it.
+        idle_watched = {f"{p.service} {p.role}": p.popen.pid for p in plat.processes}
+        idle_seconds = min(5.0, opts.duration / 2)
+        cpu0, t0 = cpu_snapshot(idle_watched), time.monotonic()
+        time.sleep(idle_seconds)
+        report["idle_cpu_percent_of_one_core"] = {
+            k: round(v, 1)
+            for k, v in cpu_percent(cpu0, cpu_snapshot(idle_watched), time.monotonic() - t0).items()
+        }
+        say("idle, " + _idle_line(report["idle_cpu_percent_of_one_core"], idle_seconds))
+
         numbers: set[str] = set()
         skip = opts.duration / 4
         for workers in opts.workers:
@@ -1175,6 +1207,12 @@ def render(report: dict, console) -> None:
             soft_wrap=True,
         )
         pg = f.get("postgresql_connections", {})
+        total, above_idle = cpu_ms_per_case(f, report.get("idle_cpu_percent_of_one_core", {}))
+        console.print(
+            f"  [dim]{f['label']}: host CPU per closed case {total:.0f} ms, {above_idle:.0f} ms "
+            "above idle[/dim]",
+            soft_wrap=True,
+        )
         console.print(
             f"  [dim]{f['label']}: CPU % of one core: {top}; host {host or 0:.0f} of "
             f"{(os.cpu_count() or 1) * 100}; PostgreSQL connections at most "
