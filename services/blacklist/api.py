@@ -4,13 +4,17 @@ Investigation methods: investigator and supervisor only (ReadAuditLog: superviso
 call writes an `AuditEntry` in the same transaction as its read or change: who, role, when,
 method, what was asked (phone and ID numbers as keyed hashes and masks, names masked, notes by
 length) and what was returned (ids and counts). A call that fails rolls its entry back with it;
-a caller whose role may not call a method is refused and that attempt is audited on its own. Personal data in answers is masked unless the case is in a
-clue assigned to the caller (supervisors included).
+a caller refused, for its role or for what it asked, has the refusal audited on its own. Personal
+data in answers is masked unless the case is in a clue assigned to the caller (supervisors
+included).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import re
 
 import grpc
 from sqlalchemy import func, or_, select
@@ -28,11 +32,20 @@ from services.blacklist.models import (
     clue_id,
 )
 from services.common import auth, db, grpc_server
-from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    XiaobaoError,
+)
 from services.common.logs import mask_id_number, mask_name, mask_phone
 from services.common.protoconv import MAX_ID, to_timestamp
 from xiaobao.blacklist.v1 import blacklist_pb2 as pb
 from xiaobao.blacklist.v1 import blacklist_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 SERVICE = "blacklist"
 INVESTIGATORS = ("investigator", "supervisor")
@@ -220,6 +233,24 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
                 audit(session, who, method, {}, {"refused": "PERMISSION_DENIED"})
             raise PermissionDenied(f"role {who.role} may not call this method")
         return who
+
+    def _audit_refusal(self, context, method: str, request, exc: XiaobaoError) -> None:
+        """Records a known caller's refusal for what it asked (AUDITED_REFUSALS, below)."""
+        try:
+            who = auth.principal_from(context)
+        except XiaobaoError:
+            return  # no known caller, nobody to record
+        asked: dict = {}
+        if isinstance(exc, InvalidArgument):
+            asked["field"] = exc.field
+        clue = request.clue_id if "clue_id" in request.DESCRIPTOR.fields_by_name else ""
+        if isinstance(exc, NotFound) and _CLUE_ID.fullmatch(clue):
+            asked["clue_id"] = clue
+        try:
+            with db.session_scope(self.factory) as session:
+                audit(session, who, method, asked, {"refused": exc.code.name})
+        except Exception as failure:  # the caller still gets its own error; the log says why
+            log.warning("a refused %s could not be audited: %s", method, type(failure).__name__)
 
     def GetScreeningBacklog(self, request, context):
         who = self._caller(context, "GetScreeningBacklog", "investigator", "supervisor", "operator")
@@ -514,6 +545,30 @@ class BlacklistService(blacklist_pb2_grpc.BlacklistServiceServicer):
                 {"entries": len(entries)},
             )
             return answer
+
+
+# A known caller refused for what it asked (a malformed query, a clue that does not exist, a
+# move the clue's status does not allow) read nothing, but the attempt is on record too, in a
+# transaction of its own: probing for clue ids is part of who looked for what. Only the refusal,
+# the field it names and a well-formed clue id asked for are kept, never what was asked.
+AUDITED_REFUSALS = (InvalidArgument, NotFound, FailedPrecondition, AlreadyExists)
+_CLUE_ID = re.compile(r"[A-Za-z0-9-]{1,20}")
+
+
+def _refusal_audited(name: str, method):
+    @functools.wraps(method)
+    def call(self: BlacklistService, request, context):
+        try:
+            return method(self, request, context)
+        except AUDITED_REFUSALS as exc:
+            self._audit_refusal(context, name, request, exc)
+            raise
+
+    return call
+
+
+for _name in pb.DESCRIPTOR.services_by_name["BlacklistService"].methods_by_name:
+    setattr(BlacklistService, _name, _refusal_audited(_name, getattr(BlacklistService, _name)))
 
 
 def register(server: grpc.Server) -> list[str]:

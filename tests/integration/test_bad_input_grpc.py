@@ -17,6 +17,7 @@ For every refusal the service's tables keep their row counts.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -1102,6 +1103,7 @@ def row_counts(database_url: str, platform):
             )
         return dict(connection.execute(queries[schema]).fetchall())
 
+    counts.database_url = database_url
     yield counts
     connection.close()
 
@@ -1134,16 +1136,47 @@ def judged(method_name: str, spec: Method, request, row_counts) -> tuple[grpc.St
     if code == grpc.StatusCode.OK:
         return code, details
     after = row_counts(spec.schema)
+    _check_refusal_audited(row_counts.database_url, spec.schema, code, before, after)
+    before, after = _unaudited(spec.schema, before), _unaudited(spec.schema, after)
     if after != before:
         # The service's worker may have written meanwhile (handling cases fuzzed calls filed):
         # once its tables hold still, the same refused call, alone, must leave them as they are.
         settled = _settle(row_counts, spec.schema)
         again, _ = call(method_name, spec, request)
         assert again == code
-        after = row_counts(spec.schema)
+        after = _unaudited(spec.schema, row_counts(spec.schema))
+        settled = _unaudited(spec.schema, settled)
         changed = {t: (settled[t], after.get(t)) for t in settled if settled[t] != after.get(t)}
         assert not changed, f"a refused call ({code.name}) wrote: {changed}"
     return code, details
+
+
+# Append-only logs a refusal is written to by design: blacklist records every refused attempt of
+# a known caller (the refusal and the field it names, never what was asked).
+AUDIT_LOGS = {"blacklist": "audit_entry"}
+
+
+def _unaudited(schema: str, counts: dict[str, int]) -> dict[str, int]:
+    return {t: n for t, n in counts.items() if t != AUDIT_LOGS.get(schema)}
+
+
+def _check_refusal_audited(
+    url: str, schema: str, code, before: dict[str, int], after: dict[str, int]
+) -> None:
+    """A refusal adds at most one entry to its service's audit log, and that entry says so."""
+    table = AUDIT_LOGS.get(schema)
+    if table is None:
+        return
+    added = after[table] - before[table]
+    assert added in (0, 1), f"a refused call ({code.name}) added {added} audit entries"
+    if added:
+        with psycopg.connect(url) as conn:
+            (result,) = conn.execute(
+                sql.SQL("SELECT result::text FROM {}.{} ORDER BY id DESC LIMIT 1").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            ).fetchone()
+        assert json.loads(result) == {"refused": code.name}, result
 
 
 def _settle(row_counts, schema: str, quiet: float = 1.0, most: float = 30.0) -> dict[str, int]:

@@ -844,16 +844,24 @@ def test_no_blacklist_rpc_or_command_can_change_the_audit_log(platform, platform
             "PERMISSION_DENIED",
             1,
         ),
-        # A request refused for what it asks reads nothing; its entry rolls back with it.
-        ("Query", bpb.QueryRequest(), inv, investigator, "INVALID_ARGUMENT", 0),
-        ("GetClue", bpb.GetClueRequest(clue_id="CL999999999"), inv, investigator, "NOT_FOUND", 0),
+        # A request refused for what it asks reads nothing, but the attempt is on record too.
+        ("Query", bpb.QueryRequest(), inv, investigator, "INVALID_ARGUMENT", 1),
+        ("GetClue", bpb.GetClueRequest(clue_id="CL999999999"), inv, investigator, "NOT_FOUND", 1),
         (
             "TransitionClue",
             bpb.TransitionClueRequest(clue_id=clue_id, to="deleted"),
             inv,
             investigator,
             "INVALID_ARGUMENT",
-            0,
+            1,
+        ),
+        (
+            "Query",
+            bpb.QueryRequest(phone="138001"),  # too short for a phone
+            inv,
+            investigator,
+            "INVALID_ARGUMENT",
+            1,
         ),
         # No known caller, nobody to record.
         ("ReadAuditLog", bpb.ReadAuditLogRequest(), (), "", "UNAUTHENTICATED", 0),
@@ -867,6 +875,21 @@ def test_no_blacklist_rpc_or_command_can_change_the_audit_log(platform, platform
             assert _audited(url, subject) == count + adds, (method, expected)
         assert len(_audit_rows(url)) == total + adds, (method, expected)
     assert {m for m, *_ in calls} == REVIEWED_RPCS
+    # What a refusal keeps: the code, the field it names, a clue id asked for; never the query.
+    with psycopg.connect(url) as conn:
+        refusals = conn.execute(
+            "SELECT method, query::text, result::text FROM blacklist.audit_entry "
+            "WHERE subject = %s AND result::jsonb ? 'refused' ORDER BY id",
+            (investigator,),
+        ).fetchall()
+    assert [(m, json.loads(q), json.loads(r)) for m, q, r in refusals] == [
+        ("ReadAuditLog", {}, {"refused": "PERMISSION_DENIED"}),
+        ("Query", {"field": "phone"}, {"refused": "INVALID_ARGUMENT"}),
+        ("GetClue", {"clue_id": "CL999999999"}, {"refused": "NOT_FOUND"}),
+        ("TransitionClue", {"field": "to"}, {"refused": "INVALID_ARGUMENT"}),
+        ("Query", {"field": "phone"}, {"refused": "INVALID_ARGUMENT"}),
+    ]
+    assert "138001" not in str(refusals)
 
     # The command line: each command one call, one entry; a refused one too.
     env = {**platform_env, "XIAOBAO_BLACKLIST_USER": f"sec-cli-{run}"}
