@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from services.routing import scorecard as sc
@@ -13,59 +14,86 @@ from services.routing.models import Assignment, ClockNotice
 from xiaobao.routing.v1 import routing_pb2 as pb
 
 
-def score_rows(session: Session, quarter: sc.Quarter) -> list[sc.ScoreRow]:
-    """Every office's part in the cases assigned in the quarter (returned hops included)."""
-    assignments = session.scalars(
-        select(Assignment).where(
-            Assignment.assigned_at.is_not(None),
-            # A case reassigned after the quarter may have had its first hop within it.
-            Assignment.received_at < quarter.end,
-        )
-    ).all()
+def score_rows(session: Session, quarter: sc.Quarter) -> Iterator[sc.ScoreRow]:
+    """Every office's part in the cases that may have a hop in the quarter (returned hops
+    included), streamed: a centre's whole history does not fit in an api's memory.
+
+    A hop within the quarter touched its assignment then (`updated_at`, moved by every change),
+    so assignments untouched since the quarter began are not read at all; `compute` keeps the
+    hops that fall in the quarter.
+    """
+    candidates = (
+        Assignment.assigned_at.is_not(None),
+        # A case reassigned after the quarter may have had its first hop within it.
+        Assignment.received_at < quarter.end,
+        or_(Assignment.updated_at >= quarter.start, Assignment.updated_at.is_(None)),
+    )
     breached = {
-        (n.case_no, n.node_id)
-        for n in session.scalars(select(ClockNotice).where(ClockNotice.stage == "breach"))
-    }
-    rows: list[sc.ScoreRow] = []
-    for a in assignments:
-        history = list(a.route_history or [])
-        for i, hop in enumerate(history):
-            if "moved_at" in hop:
-                continue  # the desk moved it on: nothing to hold that office to
-            assigned_at = datetime.fromisoformat(hop["at"])
-            returned = "returned_at" in hop
-            current = i == len(history) - 1 and not returned
-            if not current:
-                rows.append(
-                    sc.ScoreRow(
-                        case_no=a.case_no,
-                        node_id=hop["node_id"],
-                        assigned_at=assigned_at,
-                        answered_at=None,
-                        deadline=None,
-                        returned=returned,
-                        breached=(a.case_no, hop["node_id"]) in breached,
-                        repeat=a.repeat,
-                    )
-                )
-                continue
-            rows.append(
-                sc.ScoreRow(
-                    case_no=a.case_no,
-                    node_id=a.node_id or hop["node_id"],
-                    assigned_at=assigned_at,
-                    answered_at=a.answered_at if a.status == "answered" else None,
-                    deadline=a.deadline,
-                    extended=_extended_since_last_hop(a),
-                    paused=a.paused,
-                    outcome=a.outcome if a.status == "answered" else "",
-                    relief_fen=a.relief_amount_fen,
-                    repeat=a.repeat,
-                    breached=(a.case_no, a.node_id) in breached,
-                    returned=False,
-                )
+        (case_no, node_id)
+        for case_no, node_id in session.execute(
+            select(ClockNotice.case_no, ClockNotice.node_id).where(
+                ClockNotice.stage == "breach",
+                ClockNotice.case_no.in_(select(Assignment.case_no).where(*candidates)),
             )
-    return rows
+        )
+    }
+    assignments = session.execute(
+        select(*_SCORED).where(*candidates).execution_options(yield_per=2000)
+    )
+    for a in assignments:
+        yield from _hops(a, breached)
+
+
+# What a scorecard reads of an assignment (not its texts, contact or answer).
+_SCORED = (
+    Assignment.case_no,
+    Assignment.node_id,
+    Assignment.status,
+    Assignment.route_history,
+    Assignment.answered_at,
+    Assignment.deadline,
+    Assignment.clock_events,
+    Assignment.paused,
+    Assignment.outcome,
+    Assignment.relief_amount_fen,
+    Assignment.repeat,
+)
+
+
+def _hops(a, breached: set[tuple[str, str]]) -> Iterator[sc.ScoreRow]:
+    history = list(a.route_history or [])
+    for i, hop in enumerate(history):
+        if "moved_at" in hop:
+            continue  # the desk moved it on: nothing to hold that office to
+        assigned_at = datetime.fromisoformat(hop["at"])
+        returned = "returned_at" in hop
+        current = i == len(history) - 1 and not returned
+        if not current:
+            yield sc.ScoreRow(
+                case_no=a.case_no,
+                node_id=hop["node_id"],
+                assigned_at=assigned_at,
+                answered_at=None,
+                deadline=None,
+                returned=returned,
+                breached=(a.case_no, hop["node_id"]) in breached,
+                repeat=a.repeat,
+            )
+            continue
+        yield sc.ScoreRow(
+            case_no=a.case_no,
+            node_id=a.node_id or hop["node_id"],
+            assigned_at=assigned_at,
+            answered_at=a.answered_at if a.status == "answered" else None,
+            deadline=a.deadline,
+            extended=_extended_since_last_hop(a),
+            paused=a.paused,
+            outcome=a.outcome if a.status == "answered" else "",
+            relief_fen=a.relief_amount_fen,
+            repeat=a.repeat,
+            breached=(a.case_no, a.node_id) in breached,
+            returned=False,
+        )
 
 
 def _extended_since_last_hop(a: Assignment) -> bool:

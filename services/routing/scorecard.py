@@ -106,7 +106,7 @@ class Quarter:
 # --- input and figures ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a quarter of a large centre is many rows
 class ScoreRow:
     """One assignment of a case to an office, as the caller read it from the database.
 
