@@ -46,9 +46,10 @@ def _labeller():
     return lambda code: taxonomy.label(tax, code)
 
 
-def topic_of(case: CaseSeen) -> str:
+def topic_of(case) -> str:
     """Issue code, else product code; proxy complaints are a topic of their own, because they
-    call for a different warning (代理退保 scams) than the same issue raised by consumers."""
+    call for a different warning (代理退保 scams) than the same issue raised by consumers.
+    `case`: a CaseSeen, or any row with its issue, product and proxy."""
     code = case.issue or case.product
     if not code:
         return ""
@@ -85,13 +86,18 @@ def find(
     before = start - timedelta(days=days)
     now: Counter[tuple[str, str]] = Counter()
     prev: Counter[tuple[str, str]] = Counter()
-    for case in session.scalars(
-        select(CaseSeen).where(CaseSeen.received_on >= before, CaseSeen.received_on <= end)
+    # Counted in the database: two years of a centre's cases do not fit in an api's memory.
+    current = (CaseSeen.received_on >= start).label("current")
+    grouped = (CaseSeen.region_code, CaseSeen.issue, CaseSeen.product, CaseSeen.proxy, current)
+    for group in session.execute(
+        select(*grouped, func.count().label("n"))
+        .where(CaseSeen.received_on >= before, CaseSeen.received_on <= end)
+        .group_by(*grouped)
     ):
-        topic = topic_of(case)
-        if not topic or not is_district(case.region_code):
+        topic = topic_of(group)
+        if not topic or not is_district(group.region_code):
             continue
-        (now if case.received_on >= start else prev)[(case.region_code, topic)] += 1
+        (now if group.current else prev)[(group.region_code, topic)] += group.n
     rising = [
         key for key, n in now.items() if n >= min_complaints and n >= min_rise * max(prev[key], 1)
     ]
