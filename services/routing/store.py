@@ -866,20 +866,35 @@ def close_by_centre(session: Session, case_no: str, now: datetime) -> None:
     _touch(session, a, now)
 
 
-def recompute_open(session: Session, now: datetime) -> int:
+def recompute_open(session: Session, now: datetime, batch_size: int = 500) -> int:
     """After a holiday-table or policy edit: every open clock's stored deadline, afresh.
 
     A case whose deadline moved takes a new place in the stream, so institutions see it.
     """
     calendar, policy = in_force()
     moved = 0
-    for a in session.scalars(select(Assignment).where(Assignment.status.in_(OPEN))):
-        before = (a.deadline, a.limit_days)
-        _refresh(a, now, calendar, policy)
-        if (a.deadline, a.limit_days) != (before[0], before[1]):
-            _touch(session, a, now)
-            moved += 1
-    return moved
+    last = 0
+    while True:
+        # A batch at a time, in id order: a large centre's open cases, loaded whole with their
+        # clocks and histories, took a worker past its memory budget at every start.
+        batch = session.scalars(
+            select(Assignment)
+            .where(Assignment.status.in_(OPEN), Assignment.id > last)
+            .order_by(Assignment.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            return moved
+        for a in batch:
+            before = (a.deadline, a.limit_days)
+            _refresh(a, now, calendar, policy)
+            if (a.deadline, a.limit_days) != (before[0], before[1]):
+                _touch(session, a, now)
+                moved += 1
+        last = batch[-1].id
+        session.flush()
+        for a in batch:
+            session.expunge(a)
 
 
 # --- the sweep: notices at 60% and 80%, escalation at breach ----------------------------------

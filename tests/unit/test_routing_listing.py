@@ -162,3 +162,22 @@ def test_a_stale_stored_deadline_is_rederived_and_streamed_again(portal):
     with db.session_scope(factory) as session:
         a = session.scalar(select(Assignment).where(Assignment.case_no == "XB20261121000000"))
         assert a.deadline == right and a.feed_seq > seq
+
+
+def test_stale_deadlines_are_rederived_a_batch_at_a_time(portal):
+    # The worker re-derives open deadlines in batches (a large centre's open cases do not fit in
+    # its memory at once): with batches of one, every stale one is still found, and only once.
+    _, factory = portal
+    with db.session_scope(factory) as session:
+        stale = session.scalars(select(Assignment).order_by(Assignment.id)).all()
+        assert len(stale) >= 3
+        right = {a.case_no: a.deadline for a in stale if a.deadline is not None}
+        for a in stale:
+            if a.deadline is not None:
+                a.deadline -= timedelta(days=3)
+    with db.session_scope(factory) as session:
+        assert store.recompute_open(session, datetime.now(UTC), batch_size=1) == len(right)
+        assert store.recompute_open(session, datetime.now(UTC), batch_size=1) == 0
+    with db.session_scope(factory) as session:
+        now_stored = {a.case_no: a.deadline for a in session.scalars(select(Assignment))}
+        assert {k: now_stored[k] for k in right} == right
