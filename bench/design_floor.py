@@ -348,75 +348,45 @@ class Floor:
 
 
 def floors(parts: dict[str, Part], cores: int, batch: int) -> list[Floor]:
+    """The case's parts added up three ways: as built, deliveries batched, confirms batched."""
     from services.common.messaging import SUBSCRIPTIONS
 
     publishes = len(CASE_EVENTS)
     deliveries = sum(len(SUBSCRIPTIONS[e]) for e in CASE_EVENTS)
-    grpc_ms = parts["grpc"].total_ms
-    publish_ms = parts["publish"].total_ms
-    api_tx_ms = parts["tx"].total_ms
-    out = []
-    per_delivery = parts["marked"].total_ms
-    unbatched = (
-        CALLS_PER_CASE * grpc_ms
-        + publishes * publish_ms
-        + deliveries * per_delivery
-        + API_TRANSACTIONS_PER_CASE * api_tx_ms
-    )
-    out.append(
-        Floor(
-            "as built: a transaction per delivery",
-            unbatched,
-            cores * 1000 / unbatched,
-            [
-                f"{CALLS_PER_CASE} calls x {grpc_ms:.2f}",
-                f"{API_TRANSACTIONS_PER_CASE} api transactions x {api_tx_ms:.2f}",
-                f"{publishes} publishes x {publish_ms:.2f}",
-                f"{deliveries} deliveries with their marker transaction x {per_delivery:.2f}",
-            ],
-        )
-    )
     batched_delivery = parts["bare"].total_ms + parts["batch"].total_ms
-    batched = (
-        CALLS_PER_CASE * grpc_ms
-        + publishes * publish_ms
-        + deliveries * batched_delivery
-        + API_TRANSACTIONS_PER_CASE * api_tx_ms
-    )
-    out.append(
-        Floor(
+
+    def floor(label: str, publish_ms: float, delivery_ms: float, delivered: str) -> Floor:
+        terms = [
+            (CALLS_PER_CASE, "calls", parts["grpc"].total_ms),
+            (API_TRANSACTIONS_PER_CASE, "api transactions", parts["tx"].total_ms),
+            (publishes, "publishes", publish_ms),
+            (deliveries, delivered, delivery_ms),
+        ]
+        ms = sum(n * each for n, _, each in terms)
+        return Floor(
+            label, ms, cores * 1000 / ms, [f"{n} {what} x {each:.2f}" for n, what, each in terms]
+        )
+
+    return [
+        floor(
+            "as built: a transaction per delivery",
+            parts["publish"].total_ms,
+            parts["marked"].total_ms,
+            "deliveries with their marker transaction",
+        ),
+        floor(
             f"deliveries applied {batch} to a transaction",
-            batched,
-            cores * 1000 / batched,
-            [
-                f"{CALLS_PER_CASE} calls x {grpc_ms:.2f}",
-                f"{API_TRANSACTIONS_PER_CASE} api transactions x {api_tx_ms:.2f}",
-                f"{publishes} publishes x {publish_ms:.2f}",
-                f"{deliveries} bare deliveries + batched markers x {batched_delivery:.2f}",
-            ],
-        )
-    )
-    unconfirmed_ms = parts["unconfirmed"].total_ms
-    leanest = (
-        CALLS_PER_CASE * grpc_ms
-        + publishes * unconfirmed_ms
-        + deliveries * batched_delivery
-        + API_TRANSACTIONS_PER_CASE * api_tx_ms
-    )
-    out.append(
-        Floor(
+            parts["publish"].total_ms,
+            batched_delivery,
+            "bare deliveries + batched markers",
+        ),
+        floor(
             "and publishes confirmed in batches (no wait each)",
-            leanest,
-            cores * 1000 / leanest,
-            [
-                f"{CALLS_PER_CASE} calls x {grpc_ms:.2f}",
-                f"{API_TRANSACTIONS_PER_CASE} api transactions x {api_tx_ms:.2f}",
-                f"{publishes} publishes x {unconfirmed_ms:.2f}",
-                f"{deliveries} bare deliveries + batched markers x {batched_delivery:.2f}",
-            ],
-        )
-    )
-    return out
+            parts["unconfirmed"].total_ms,
+            batched_delivery,
+            "bare deliveries + batched markers",
+        ),
+    ]
 
 
 def render(parts: dict[str, Part], result: list[Floor], cores: int, console) -> None:
