@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from rapidfuzz import fuzz
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from services.common import db, metrics, pii
 from services.common.clock import in_force
@@ -495,20 +495,41 @@ def _announce_closed(session: Session, case: Case, at: datetime, withdrawn: bool
     )
 
 
-def recompute_open_clocks(session: Session, batch: int = 500) -> int:
+def recompute_open_clocks(factory: sessionmaker[Session], batch: int = 200) -> int:
     """Re-derives every running clock from its case's history, e.g. after the holiday table or
-    the policy changed; returns how many cases were recomputed."""
-    case_ids = session.scalars(
-        select(ClockRecord.case_id).where(ClockRecord.stopped_at.is_(None)).distinct()
-    ).all()
-    now = datetime.now(UTC)
+    the policy changed (and at every worker start); returns how many cases were recomputed.
+
+    A batch at a time, each in a transaction of its own with its cases locked: one transaction
+    over every open case held its clocks' rows until the end (a minute at a large centre) while
+    handlers waited on them, and read each case without its lock, so a handler's change
+    committed meanwhile was overwritten. A case another writer holds is passed over and taken
+    again, waiting for it, once the others are done.
+    """
+    with db.session_scope(factory) as session:
+        case_ids = session.scalars(
+            select(ClockRecord.case_id).where(ClockRecord.stopped_at.is_(None)).distinct()
+        ).all()
+    busy: list[int] = []
     for start in range(0, len(case_ids), batch):
         chunk = case_ids[start : start + batch]
+        done = _recompute(factory, chunk, skip_locked=True)
+        busy.extend(sorted(set(chunk) - done))
+    for start in range(0, len(busy), batch):
+        _recompute(factory, busy[start : start + batch], skip_locked=False)
+    return len(case_ids)
+
+
+def _recompute(factory: sessionmaker[Session], case_ids: list[int], skip_locked: bool) -> set[int]:
+    with db.session_scope(factory) as session:
+        now = datetime.now(UTC)
+        done = set()
         for case in session.scalars(
             select(Case)
+            .where(Case.id.in_(case_ids))
+            .order_by(Case.id)
+            .with_for_update(skip_locked=skip_locked)
             .options(selectinload(Case.events), selectinload(Case.clocks))
-            .where(Case.id.in_(chunk))
         ):
             refresh_clocks(session, case, now)
-        session.flush()
-    return len(case_ids)
+            done.add(case.id)
+        return done

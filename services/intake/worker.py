@@ -38,8 +38,7 @@ class IntakeWorker:
         current = in_force()
         if IntakeWorker._in_force == current:
             return
-        with self.db.session() as session:
-            count = cases.recompute_open_clocks(session)
+        count = cases.recompute_open_clocks(self.db.factory)
         IntakeWorker._in_force = current
         log.info("holiday table or policy in force changed: recomputed %d open cases", count)
 

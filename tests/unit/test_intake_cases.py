@@ -139,8 +139,7 @@ def test_publishing_the_2027_holidays_recomputes_the_provisional_deadline(
     edited.write_text(yaml.safe_dump(table, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("XIAOBAO_HOLIDAYS_FILE", str(edited))
 
-    with db.session_scope(factory) as session:
-        assert cases.recompute_open_clocks(session) == 1
+    assert cases.recompute_open_clocks(factory) == 1
     with db.session_scope(factory) as session:
         clocks = {c.name: c for c in cases.get_case(session, case_no).clocks}
     forwarding = clocks["regulator_forwarding"]
