@@ -315,7 +315,7 @@ def test_every_query_writes_an_audit_row_with_personal_data_hashed(factory, serv
     assert len(audit_rows(factory)) == 4  # and the supervisor's read
 
 
-def test_a_failed_call_writes_no_audit_row_and_bad_input_names_the_field(factory, service):
+def test_a_refused_call_is_audited_as_a_refusal_and_bad_input_names_the_field(factory, service):
     inv = Context("investigator")
     with pytest.raises(InvalidArgument, match="phone"):
         service.Query(pb.QueryRequest(phone="13900000100", name="王"), inv)
@@ -330,7 +330,21 @@ def test_a_failed_call_writes_no_audit_row_and_bad_input_names_the_field(factory
     assert moved.status == "triaged"
     noted = service.AddClueNote(pb.AddClueNoteRequest(clue_id=clue.clue_id, text="电话核实"), inv)
     assert [n.kind for n in noted.notes] == ["transition", "note"]
-    assert [r.method for r in audit_rows(factory)] == ["ListClues", "TransitionClue", "AddClueNote"]
+    # A refusal read nothing: on record is only that it was refused, why, and the field.
+    rows = audit_rows(factory)
+    assert [(r.method, r.result.get("refused")) for r in rows] == [
+        ("Query", "INVALID_ARGUMENT"),
+        ("GetClue", "INVALID_ARGUMENT"),
+        ("ListClues", None),
+        ("TransitionClue", "FAILED_PRECONDITION"),
+        ("TransitionClue", None),
+        ("AddClueNote", None),
+    ]
+    assert [r.query for r in rows if "refused" in r.result] == [
+        {"field": "phone"},
+        {"field": "clue_id"},
+        {},
+    ]
 
 
 @pytest.mark.parametrize("role", ["operator", "institution", "mediator", "educator"])
