@@ -304,7 +304,7 @@ def transaction_part(n: int, database_url: str, batch: int) -> Part:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
-    from services.common.db import _engine_url
+    from services.common.db import engine_url
     from services.common.messaging import ProcessedEventMixin
 
     class Base(DeclarativeBase):
@@ -313,7 +313,7 @@ def transaction_part(n: int, database_url: str, batch: int) -> Part:
     class Marker(ProcessedEventMixin, Base):
         __tablename__ = f"floor_marker_{batch}"
 
-    engine = create_engine(_engine_url(database_url), pool_pre_ping=True)
+    engine = create_engine(engine_url(database_url), pool_pre_ping=True)
     Base.metadata.create_all(engine)
     factory = sessionmaker(engine, expire_on_commit=False)
 

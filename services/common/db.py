@@ -47,10 +47,12 @@ def schema_for(service: str, url: str) -> str | None:
     return make_url(url).query.get("xiaobao_schema", service)  # type: ignore[return-value]
 
 
-def _engine_url(url: str) -> str:
+def engine_url(url: str, driver: str = "postgresql+psycopg") -> str:
+    """A database URL as SQLAlchemy takes it (psycopg for PostgreSQL), without Xiaobao's own
+    `xiaobao_schema` parameter; `driver="postgresql"` gives the libpq URL psycopg itself takes."""
     u = make_url(url)
-    if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("", "psycopg2"):
-        u = u.set(drivername="postgresql+psycopg")
+    if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("", "psycopg2", "psycopg"):
+        u = u.set(drivername=driver)
     if "xiaobao_schema" in u.query:
         u = u.difference_update_query(["xiaobao_schema"])
     return u.render_as_string(hide_password=False)
@@ -61,7 +63,7 @@ def make_engine(service: str, url: str | None = None, **kwargs) -> Engine:
     schema = schema_for(service, url)
     if schema is None:
         engine = create_engine(
-            _engine_url(url), connect_args={"timeout": 30}, pool_pre_ping=True, **kwargs
+            engine_url(url), connect_args={"timeout": 30}, pool_pre_ping=True, **kwargs
         )
 
         @event.listens_for(engine, "connect")
@@ -75,7 +77,7 @@ def make_engine(service: str, url: str | None = None, **kwargs) -> Engine:
 
         return engine
     return create_engine(
-        _engine_url(url),
+        engine_url(url),
         connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 5},
         pool_pre_ping=True,
         # A worker runs up to 10 handlers at once (nameko's max_workers) beside its relay; a

@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 import psycopg
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from services.common import db
@@ -66,12 +65,7 @@ def _forget_on_rollback(session: Session) -> None:
 def listen_url(service: str) -> str | None:
     """The libpq URL of a service's PostgreSQL database, or None on SQLite."""
     url = db.database_url(service)
-    if not db.is_postgres(url):
-        return None
-    u = make_url(url).set(drivername="postgresql")
-    if "xiaobao_schema" in u.query:
-        u = u.difference_update_query(["xiaobao_schema"])
-    return u.render_as_string(hide_password=False)
+    return db.engine_url(url, driver="postgresql") if db.is_postgres(url) else None
 
 
 class Listener:

@@ -61,7 +61,7 @@ def _commit(engine, channel: str, payloads: list[str], rollback: bool = False) -
 
 def test_listeners_hear_what_commits_once_and_nothing_of_what_rolls_back(database_url, listener):
     lst, heard, channel = listener
-    engine = create_engine(db._engine_url(database_url))
+    engine = create_engine(db.engine_url(database_url))
     try:
         _commit(engine, channel, ["a", "a", "b"])
         _commit(engine, channel, ["rolled back"], rollback=True)
@@ -85,7 +85,7 @@ def test_a_listener_whose_connection_is_killed_listens_again(database_url, liste
     assert killed == [(True,)]
     # Reconnected: the wake-up of a (re)connection, for whatever was announced meanwhile.
     assert heard.get(timeout=20) is None
-    engine = create_engine(db._engine_url(database_url))
+    engine = create_engine(db.engine_url(database_url))
     try:
         _commit(engine, channel, ["after"])
         assert heard.get(timeout=10) == "after"
