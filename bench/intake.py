@@ -44,7 +44,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 import uuid
 from collections import Counter
@@ -66,6 +65,7 @@ from bench.run import (
     child_env,
     ratio_text,
     render,
+    run_guarded,
     run_sequential,
     wait_until,
 )
@@ -1056,21 +1056,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (quick)' if args.quick else ''}",
         soft_wrap=True,
     )
-    children = Children()
-    tmp_dir = tempfile.TemporaryDirectory(prefix="xiaobao-bench-intake-")
-    try:
-        section = bench_intake_flow(opts, children, Path(tmp_dir.name), console)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
-        console.print("[yellow]interrupted; stopped the processes, dropped the database[/yellow]")
+    section, code = run_guarded(
+        console,
+        "intake-flow",
+        lambda children, tmp: bench_intake_flow(opts, children, tmp, console),
+    )
+    if code is not None:
         return code
-    except Exception as exc:
-        console.print(f"[red]intake-flow benchmark failed:[/red] {type(exc).__name__}: {exc}")
-        console.print(f"[dim]{traceback.format_exc()}[/dim]")
-        return 1
-    finally:
-        children.stop_all()
-        tmp_dir.cleanup()
     render(console, section)
     console.print()
     console.print("[bold]Summary[/bold] (throughput relative to the baseline of the same run)")

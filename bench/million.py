@@ -59,16 +59,14 @@ import json
 import random
 import secrets
 import signal
-import tempfile
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.intake import own_database, own_vhost, platform_env, xiaobao
-from bench.run import DEFAULT_AMQP_URI, _terminate
+from bench.run import DEFAULT_AMQP_URI, _terminate, run_guarded
 
 SERVICES = ("intake", "routing", "mediation", "education", "blacklist")
 LIMIT_MB = 300
@@ -1474,19 +1472,11 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}", soft_wrap=True)
 
-    tmp_dir = tempfile.TemporaryDirectory(prefix="xiaobao-bench-million-")
-    try:
-        report = bench_million(opts, Path(tmp_dir.name), say)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
-        console.print("[yellow]interrupted; stopped the processes, dropped the database[/yellow]")
+    report, code = run_guarded(
+        console, "million", lambda _children, tmp: bench_million(opts, tmp, say)
+    )
+    if code is not None:
         return code
-    except Exception as exc:
-        console.print(f"[red]million benchmark failed:[/red] {type(exc).__name__}: {exc}")
-        console.print(f"[dim]{traceback.format_exc()}[/dim]")
-        return 1
-    finally:
-        tmp_dir.cleanup()
     render(report, console)
     if opts.json_path:
         Path(opts.json_path).parent.mkdir(parents=True, exist_ok=True)

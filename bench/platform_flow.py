@@ -55,7 +55,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +80,7 @@ from bench.run import (
     _terminate,
     child_env,
     free_port,
+    run_guarded,
     wait_until,
 )
 
@@ -1301,21 +1301,11 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}", soft_wrap=True)
 
-    children = Children()
-    tmp_dir = tempfile.TemporaryDirectory(prefix="xiaobao-bench-platform-")
-    try:
-        report = bench_platform(opts, children, Path(tmp_dir.name), say)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
-        console.print("[yellow]interrupted; stopped the processes, dropped the database[/yellow]")
+    report, code = run_guarded(
+        console, "platform", lambda children, tmp: bench_platform(opts, children, tmp, say)
+    )
+    if code is not None:
         return code
-    except Exception as exc:
-        console.print(f"[red]platform benchmark failed:[/red] {type(exc).__name__}: {exc}")
-        console.print(f"[dim]{traceback.format_exc()}[/dim]")
-        return 1
-    finally:
-        children.stop_all()
-        tmp_dir.cleanup()
     render(report, console)
     if args.json:
         text = json.dumps(report, ensure_ascii=False, indent=2, default=str)

@@ -27,10 +27,8 @@ import re
 import secrets
 import signal
 import struct
-import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -50,6 +48,7 @@ from bench.run import (
     free_port,
     ratio_text,
     render,
+    run_guarded,
     run_sequential,
     run_threaded,
     wait_until,
@@ -966,21 +965,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (quick)' if args.quick else ''}",
         soft_wrap=True,
     )
-    children = Children()
-    tmp_dir = tempfile.TemporaryDirectory(prefix="xiaobao-bench-portal-")
-    try:
-        section = bench_portal(opts, children, Path(tmp_dir.name), console)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
-        console.print("[yellow]interrupted; stopping the child processes[/yellow]")
+    section, code = run_guarded(
+        console,
+        "portal",
+        lambda children, tmp: bench_portal(opts, children, tmp, console),
+        "interrupted; stopping the child processes",
+    )
+    if code is not None:
         return code
-    except Exception as exc:
-        console.print(f"[red]portal benchmark failed:[/red] {type(exc).__name__}: {exc}")
-        console.print(f"[dim]{traceback.format_exc()}[/dim]")
-        return 1
-    finally:
-        children.stop_all()
-        tmp_dir.cleanup()
     render(console, section)
     console.print()
     console.print(f"[bold]Verdicts[/bold] (goal: at least {GOAL} of the bare server's rate)")

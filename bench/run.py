@@ -237,6 +237,32 @@ class Children:
             self.stop(popen)
 
 
+def run_guarded(
+    console,
+    name: str,
+    work: Callable[[Children, Path], object],
+    interrupted: str = "interrupted; stopped the processes, dropped the database",
+) -> tuple[object, int | None]:
+    """Runs a benchmark's work with its child processes and a temporary directory, both gone
+    afterwards whatever happens: (what the work returned, None), or (None, the exit code) after
+    saying in one line that it was interrupted or failed, with the traceback dimmed."""
+    children = Children()
+    tmp_dir = tempfile.TemporaryDirectory(prefix=f"xiaobao-bench-{name}-")
+    try:
+        return work(children, Path(tmp_dir.name)), None
+    except (KeyboardInterrupt, SystemExit) as exc:
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
+        console.print(f"[yellow]{interrupted}[/yellow]")
+        return None, code
+    except Exception as exc:
+        console.print(f"[red]{name} benchmark failed:[/red] {type(exc).__name__}: {exc}")
+        console.print(f"[dim]{traceback.format_exc()}[/dim]")
+        return None, 1
+    finally:
+        children.stop_all()
+        tmp_dir.cleanup()
+
+
 def serve_echo(port: int) -> None:
     """The baseline server (run in a child): bytes in, the same bytes out, no serializers."""
     from concurrent import futures
